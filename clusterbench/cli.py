@@ -1,0 +1,115 @@
+"""The command line: the only place that parses argv, runs the event loop and maps
+errors to exit codes.  Each command lives in :mod:`clusterbench.commands` and is
+imported only when used, so ``clusterbench --help`` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from clusterbench.errors import ClusterbenchError
+
+# command -> "module:function" in clusterbench.commands; the function takes the parsed args.
+COMMANDS = {
+    "run": "run:run",
+    "report": "run:report",
+    "up": "cluster:up",
+    "status": "cluster:status",
+    "down": "cluster:down",
+    "inventory check": "inventory:check",
+    "inventory import-ansible": "inventory:import_ansible",
+    "lab up": "lab:up",
+    "lab status": "lab:status",
+    "lab down": "lab:down",
+    "doctor": "doctor:doctor",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every command."""
+    parser = argparse.ArgumentParser(
+        prog="clusterbench",
+        description="Provision Dask clusters on heterogeneous machines and benchmark scaling.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    report = sub.add_parser("report", help="redraw summary, plots and report from records.jsonl")
+    report.add_argument("run_dir", help="a results/<run-id> directory")
+    _add_cluster(sub)
+    _add_inventory(sub)
+    _add_lab(sub)
+    doctor = sub.add_parser("doctor", help="preflight checks of every host of an inventory")
+    doctor.add_argument("-i", "--inventory", required=True)
+    doctor.add_argument("--timeout", type=float, default=30.0)
+    return parser
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run a scenario (scaling, schedulers or a YAML file)")
+    run.add_argument("scenario", help="scenario name (scenarios/<name>.yml) or a YAML path")
+    run.add_argument("-i", "--inventory", help="inventory file (default: inventories/local.yml)")
+    run.add_argument("--workloads", help="comma-separated workloads, e.g. montecarlo,randomforest")
+    run.add_argument("--workers", help="worker counts, e.g. 1,2 or 1,2,4..max")
+    run.add_argument("--schedulers", help="comma-separated: synchronous,threads,processes,"
+                     "distributed")
+    run.add_argument("--size", help="tiny, small or full")
+    run.add_argument("--repeats", type=int)
+    run.add_argument("--warmup", type=int)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--results-dir", default="results", help="where run directories go")
+    attach = run.add_mutually_exclusive_group()
+    attach.add_argument("--scheduler-address", help="use an existing cluster (tcp://host:port)")
+    attach.add_argument("--attach", action="store_true",
+                        help="use the cluster that `clusterbench up` started")
+
+
+def _add_cluster(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("up", help="start the inventory's cluster in the background")
+    up.add_argument("inventory")
+    up.add_argument("--dry-run", action="store_true", help="print worker commands/job scripts")
+    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for workers")
+    sub.add_parser("status", help="show the cluster `up` started")
+    down = sub.add_parser("down", help="stop everything `up` started")
+    down.add_argument("--timeout", type=float, default=60.0)
+
+
+def _add_inventory(sub: argparse._SubParsersAction) -> None:
+    inventory = sub.add_parser("inventory", help="validate or import inventories")
+    isub = inventory.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    check = isub.add_parser("check", help="validate and print the resolved hosts")
+    check.add_argument("file")
+    imp = isub.add_parser("import-ansible", help="convert an Ansible YAML inventory")
+    imp.add_argument("file")
+    imp.add_argument("-o", "--output", help="write here instead of stdout")
+    imp.add_argument("--python", help="python on the hosts when the inventory names none")
+
+
+def _add_lab(sub: argparse._SubParsersAction) -> None:
+    lab = sub.add_parser("lab", help="fake heterogeneous hosts on this machine (root, Linux)")
+    lsub = lab.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    up = lsub.add_parser("up", help="create fake hosts, e.g. pi:4x0.25cpu/512MB,desktop:1x1cpu")
+    up.add_argument("spec")
+    up.add_argument("--subnet", default="10.203.0.0/24")
+    lsub.add_parser("status", help="show the fake hosts")
+    lsub.add_parser("down", help="remove every namespace, link, cgroup and process of the lab")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``clusterbench`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    key = args.command + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
+    module, _, function = COMMANDS[key].partition(":")
+    try:
+        command = getattr(importlib.import_module(f"clusterbench.commands.{module}"), function)
+        return int(command(args) or 0)
+    except ClusterbenchError as exc:
+        if args.debug:
+            raise
+        print(f"clusterbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("clusterbench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,162 @@
+"""One SpecCluster for a whole inventory, sized worker by worker.
+
+:class:`InventoryCluster` adds two things to distributed's ``SpecCluster``:
+choosing *which* workers run (the first k of the inventory, so a sweep adds
+hosts in a known order), and readiness decided by the scheduler with a
+deadline, turning every failure into one line that names the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from distributed.deploy.spec import SpecCluster
+
+from clusterbench.cluster.spec import ClusterSpec, specs_for
+from clusterbench.errors import ClusterbenchError, LaunchError
+from clusterbench.launchers.base import WorkerSlot
+
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class ReadyWorker:
+    """A registered worker: its inventory slot and the address the scheduler knows."""
+
+    slot: WorkerSlot
+    address: str
+
+
+class InventoryCluster(SpecCluster):
+    """A SpecCluster whose worker set is chosen from an inventory's ordered specs.
+
+    Parameters
+    ----------
+    spec
+        Built by :func:`clusterbench.cluster.spec.build_cluster_spec`.
+    name
+        Cluster name (shown on the dashboard).
+    """
+
+    def __init__(self, spec: ClusterSpec, name: str = "clusterbench", **kwargs: Any) -> None:
+        self.inventory_spec = spec
+        self.failures: dict[str, str] = {}
+        kwargs.setdefault("silence_logs", logging.ERROR)
+        kwargs.setdefault("asynchronous", True)
+        super().__init__(scheduler=spec.scheduler, workers={}, name=name, **kwargs)
+
+    async def use_workers(self, count: int, timeout: float = 120.0) -> list[ReadyWorker]:
+        """Run exactly the first *count* workers of the inventory and wait until the
+        scheduler has registered each of them (and no other)."""
+        names = specs_for(self.inventory_spec, count)
+        await self._set_specs(names)
+        return await self.wait_registered(names, timeout)
+
+    async def start_all(self, timeout: float, min_workers: int | None) -> list[ReadyWorker]:
+        """Start every worker; drop failed hosts if at least *min_workers* registered.
+
+        Raises
+        ------
+        LaunchError
+            When fewer than *min_workers* (default: all) workers registered;
+            everything started is stopped first.
+        """
+        names = list(self.inventory_spec.workers)
+        wanted = min_workers or len(self.inventory_spec.slots)
+        await self._set_specs(names)
+        ready = await self.wait_registered(names, timeout, tolerate_failures=True)
+        if len(ready) < wanted:
+            raise LaunchError(self._failure_summary(len(ready), wanted))
+        if self.failures:
+            await self._set_specs([n for n in names if n not in self.failures])
+        return ready
+
+    async def _set_specs(self, names: list[str]) -> None:
+        self.worker_spec = {name: self.inventory_spec.workers[name] for name in names}
+        try:
+            await self._correct_state()
+        except ClusterbenchError:
+            raise
+        except Exception as exc:  # a Job whose submission failed raises from its start()
+            failed = [n for n in names if n in self.workers and _start_failed(self.workers[n])]
+            self.worker_spec = {n: s for n, s in self.worker_spec.items() if n not in failed}
+            await self._correct_state()
+            where = ", ".join(failed) or ", ".join(names)
+            raise LaunchError(f"{where}: could not start: {_one_line(exc)}") from None
+
+    async def wait_registered(
+        self, names: list[str], timeout: float, tolerate_failures: bool = False
+    ) -> list[ReadyWorker]:
+        """Poll the scheduler until the workers of spec *names* are registered.
+
+        A worker whose process exited (or never started) fails fast with its
+        host, command, exit status and output tail.  With *tolerate_failures*
+        the failed ones are recorded in :attr:`failures` and the rest returned.
+        """
+        expected = [slot for name in names for slot in self.inventory_spec.slots_of(name)]
+        deadline = time.monotonic() + timeout
+        while True:
+            registered = await self._registered()
+            self._collect_failures(names)
+            live = [s for s in expected if s.spec_name not in self.failures]
+            if self.failures and not tolerate_failures:
+                raise LaunchError(next(iter(self.failures.values())))
+            others = set(registered) - {slot.name for slot in expected}
+            if all(slot.name in registered for slot in live) and not others:
+                return [ReadyWorker(slot, registered[slot.name]) for slot in live]
+            if time.monotonic() > deadline:
+                missing = [s.name for s in live if s.name not in registered]
+                if not tolerate_failures:
+                    raise LaunchError(self._timeout_message(missing, timeout))
+                for slot in live:
+                    if slot.name in missing:
+                        self.failures[slot.spec_name] = self._timeout_message([slot.name], timeout)
+                return [ReadyWorker(s, registered[s.name]) for s in live if s.name in registered]
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _registered(self) -> dict[str, str]:
+        """``{worker name: address}`` as the scheduler sees it right now."""
+        info = await self.scheduler_comm.identity()
+        return {str(w["name"]): address for address, w in info["workers"].items()}
+
+    def _collect_failures(self, names: list[str]) -> None:
+        for name in names:
+            worker = self.workers.get(name)
+            failure = getattr(worker, "exit_failure", lambda: None)()
+            if failure is not None and name not in self.failures:
+                self.failures[name] = str(failure)
+
+    def _timeout_message(self, missing: list[str], timeout: float) -> str:
+        details = [_pending_detail(self.workers.get(self._spec_of(name))) for name in missing]
+        extra = "; ".join(d for d in details if d)
+        return (
+            f"worker(s) {', '.join(missing)} did not register with the scheduler at "
+            f"{self.scheduler_address} within {timeout:g} s"
+            + (f" ({extra})" if extra else "")
+            + "; check that their hosts can reach that address and port"
+        )
+
+    def _spec_of(self, worker_name: str) -> str:
+        return next(s.spec_name for s in self.inventory_spec.slots if s.name == worker_name)
+
+    def _failure_summary(self, ready: int, wanted: int) -> str:
+        reasons = "; ".join(f"{name}: {msg}" for name, msg in self.failures.items())
+        return f"only {ready} of {wanted} required workers started: {reasons}"
+
+
+def _start_failed(worker: Any) -> bool:
+    return getattr(worker, "status", None) is not None and str(worker.status) != "Status.running"
+
+
+def _pending_detail(worker: Any) -> str:
+    job_id = getattr(worker, "job_id", None)
+    return f"job {job_id} submitted" if job_id else ""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__

@@ -1,0 +1,36 @@
+"""``up --dry-run``: what would be started, without starting anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from clusterbench.cluster.spec import scheduler_address
+from clusterbench.inventory.model import Inventory, QueueHost, SSHHost
+from clusterbench.launchers.base import SpecContext
+
+PLACEHOLDER_SESSION = "DRYRUN"
+
+
+def describe(inventory: Inventory) -> Iterator[tuple[str, str]]:
+    """``(title, text)`` per host: the worker command (ssh/local) or job script (queues)."""
+    address = scheduler_address(inventory)
+    port = inventory.scheduler.port or "PORT"
+    scheduler = f"tcp://{address}:{port}"
+    context = SpecContext(scheduler_address=address, cluster=inventory.cluster,
+                          session=PLACEHOLDER_SESSION)
+    for host in inventory.hosts:
+        if isinstance(host, QueueHost):
+            from clusterbench.launchers.jobqueue import job_scripts
+
+            for index, script in enumerate(job_scripts(host, context, scheduler)):
+                yield f"{host.name}: job {index + 1} of {host.jobs} ({host.launcher})", script
+        elif isinstance(host, SSHHost):
+            from clusterbench.launchers.ssh import worker_command
+
+            for i in range(host.worker_count):
+                name = f"{host.name}-{i}"
+                yield f"{host.name}: ssh {host.address} ({name})", worker_command(
+                    host, name, scheduler, PLACEHOLDER_SESSION)
+        else:
+            yield (f"{host.name}: local", f"{host.worker_count} dask Nanny worker(s) × "
+                   f"{host.threads} thread(s), memory {host.memory}")

@@ -1,0 +1,178 @@
+"""``up`` / ``status`` / ``down``: a detached process owns the cluster.
+
+``up`` spawns ``python -m clusterbench.cluster.daemon`` in its own session.
+The daemon starts the :class:`InventoryCluster`, writes the state file
+(address, dashboard, workers, PIDs) and waits for SIGTERM; on SIGTERM it
+closes the cluster (stopping every worker on every host), checks that no
+process of the session is left on any host, removes the state file and
+exits.  The state file is created exclusively, so a second ``up`` of the same
+cluster refuses while the first is alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from clusterbench.errors import LaunchError, StateError
+
+POLL = 0.1
+
+
+def state_dir() -> Path:
+    """``$CLUSTERBENCH_STATE_DIR`` or ``~/.local/state/clusterbench``."""
+    base = os.environ.get("CLUSTERBENCH_STATE_DIR")
+    path = Path(base) if base else Path.home() / ".local" / "state" / "clusterbench"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_file(cluster: str) -> Path:
+    """Where the daemon of *cluster* writes its state."""
+    return state_dir() / f"cluster-{cluster}.json"
+
+
+def down_file(path: Path) -> Path:
+    """Where the daemon leaves its last word (leftover processes) when it stops."""
+    return path.with_name(path.name.replace("cluster-", "down-", 1))
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The state file as a dict (empty while the daemon is still writing it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Atomically replace the state file (write + rename)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when *pid* exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def claim(cluster: str, inventory_path: str) -> Path:
+    """Create the state file exclusively, or refuse if a live daemon owns it."""
+    path = state_file(cluster)
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            json.dump({"status": "starting", "inventory": inventory_path}, fh)
+        return path
+    except FileExistsError:
+        state = read_state(path)
+        if pid_alive(state.get("pid")) or state.get("status") == "starting" and _fresh(path):
+            raise StateError(
+                f"cluster {cluster!r} is already up (pid {state.get('pid')}, from "
+                f"{state.get('inventory')}); run 'clusterbench down' first"
+            ) from None
+        path.unlink(missing_ok=True)  # a daemon that died without cleaning up
+        return claim(cluster, inventory_path)
+
+
+def _fresh(path: Path, seconds: float = 30.0) -> bool:
+    return time.time() - path.stat().st_mtime < seconds
+
+
+def spawn_daemon(inventory_path: str, path: Path, timeout: float) -> int:
+    """Start the detached daemon; its output goes to ``<state file>.log``."""
+    log = open(path.with_suffix(".log"), "w", encoding="utf-8")  # noqa: SIM115 - child owns it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clusterbench.cluster.daemon", inventory_path, str(path),
+         str(timeout)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    log.close()
+    return process.pid
+
+
+def wait_ready(path: Path, pid: int, timeout: float) -> dict[str, Any]:
+    """Poll the state file until the daemon reports ready or failed (or dies)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(path)
+        if state.get("status") == "ready":
+            return state
+        if state.get("status") == "failed":
+            _reap(pid)
+            raise LaunchError(state.get("error", "the cluster failed to start"))
+        if not pid_alive(pid):
+            path.unlink(missing_ok=True)
+            tail = _log_tail(path)
+            raise LaunchError(f"the cluster daemon exited before it was ready: {tail}")
+        time.sleep(POLL)
+    stop(path, grace=30.0)
+    raise LaunchError(f"the cluster was not ready within {timeout:g} s; everything was stopped")
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = path.with_suffix(".log").read_text().strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(lines[-3:]) or "(empty log)"
+
+
+def _reap(pid: int, grace: float = 30.0) -> None:
+    deadline = time.monotonic() + grace
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(POLL)
+
+
+def running_states() -> list[tuple[Path, dict[str, Any]]]:
+    """State files of clusters whose daemon is alive."""
+    states = [(p, read_state(p)) for p in sorted(state_dir().glob("cluster-*.json"))]
+    return [(p, s) for p, s in states if pid_alive(s.get("pid"))]
+
+
+def running_cluster_address() -> str:
+    """Scheduler address of the one running cluster (for ``run --attach``)."""
+    states = running_states()
+    if not states:
+        raise StateError("no cluster is up; run 'clusterbench up INVENTORY' first")
+    if len(states) > 1:
+        names = ", ".join(s.get("cluster", "?") for _, s in states)
+        raise StateError(f"several clusters are up ({names}); use --scheduler-address")
+    return states[0][1]["address"]
+
+
+def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
+    """SIGTERM the daemon, wait for it to stop the cluster, SIGKILL past *grace*.
+
+    Returns the last state (with ``leftovers`` if the daemon found any).
+    """
+    state = read_state(path)
+    pid = state.get("pid")
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        _reap(pid, grace)
+        if pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    final = read_state(down_file(path)) or state
+    for worker_pid in state.get("local_pids", []):
+        if pid_alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+    path.unlink(missing_ok=True)
+    return final

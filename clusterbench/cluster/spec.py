@@ -1,0 +1,109 @@
+"""Inventory → SpecCluster specs (pure: no processes, no sockets).
+
+This is the boundary with distributed: everything here is unit-tested
+without starting anything; :mod:`clusterbench.cluster.cluster` starts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.model import Inventory, LocalHost
+from clusterbench.launchers.base import SpecContext, WorkerSlot, launcher_for
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Everything SpecCluster needs, plus the ordered list of workers it will register.
+
+    ``workers`` keeps inventory order; ``slots`` lists the dask workers each
+    spec registers (a queue job with several processes registers several).
+    """
+
+    scheduler: dict[str, Any]
+    workers: dict[str, dict[str, Any]]
+    slots: tuple[WorkerSlot, ...]
+
+    def slots_of(self, spec_name: str) -> list[WorkerSlot]:
+        """The workers that spec *spec_name* registers."""
+        return [slot for slot in self.slots if slot.spec_name == spec_name]
+
+
+def scheduler_address(inventory: Inventory) -> str:
+    """The address the scheduler binds to and workers connect to.
+
+    Local-only inventories use loopback; as soon as another machine must reach
+    the scheduler the inventory has to say which of our addresses to use —
+    guessing (distributed binds to eth0) is what breaks jobqueue setups
+    (dask-jobqueue#391).
+    """
+    spec = inventory.scheduler
+    if spec.address:
+        return spec.address
+    if spec.interface:
+        from distributed.utils import get_ip_interface
+
+        return get_ip_interface(spec.interface)
+    if all(isinstance(host, LocalHost) for host in inventory.hosts):
+        return "127.0.0.1"
+    raise InventoryError(
+        f"{inventory.source}: scheduler: field 'address': required when hosts other than "
+        "local ones must reach the scheduler; set an address of this machine they can reach "
+        "(or 'interface')"
+    )
+
+
+def build_cluster_spec(inventory: Inventory, session: str = "", local_directory: str | None = None
+                       ) -> ClusterSpec:
+    """Scheduler spec and ordered worker specs of every host of *inventory*."""
+    address = scheduler_address(inventory)
+    context = SpecContext(
+        scheduler_address=address, cluster=inventory.cluster, session=session,
+        local_directory=local_directory,
+    )
+    workers: dict[str, dict[str, Any]] = {}
+    slots: list[WorkerSlot] = []
+    for host in inventory.hosts:
+        launcher = launcher_for(host.launcher)
+        workers.update(launcher.worker_specs(host, context))
+        slots.extend(launcher.slots(host, context))
+    return ClusterSpec(scheduler=_scheduler_spec(inventory, address), workers=workers,
+                       slots=tuple(slots))
+
+
+def _scheduler_spec(inventory: Inventory, address: str) -> dict[str, Any]:
+    spec = inventory.scheduler
+    options: dict[str, Any] = {"host": address, "port": spec.port}
+    if spec.dashboard is None:
+        options["dashboard"] = False
+    else:
+        options["dashboard_address"] = f"{address}:{spec.dashboard}"
+    return {"cls": "distributed.Scheduler", "options": options}
+
+
+def specs_for(spec: ClusterSpec, workers: int) -> list[str]:
+    """Names of the first specs (inventory order) that together register exactly *workers*.
+
+    Raises
+    ------
+    InventoryError
+        When the inventory has fewer workers, or a multi-process queue job
+        would overshoot *workers*.
+    """
+    chosen: list[str] = []
+    count = 0
+    for name in spec.workers:
+        if count >= workers:
+            break
+        chosen.append(name)
+        count += len(spec.slots_of(name))
+    if count < workers:
+        raise InventoryError(f"the inventory has {count} workers; {workers} were asked for")
+    if count > workers:
+        raise InventoryError(
+            f"{workers} workers cannot be made from whole jobs (spec {chosen[-1]!r} "
+            f"starts {len(spec.slots_of(chosen[-1]))}); choose worker counts at job boundaries"
+        )
+    return chosen

@@ -1,0 +1,192 @@
+"""Load an inventory file and turn every validation problem into one actionable line.
+
+The YAML shape::
+
+    cluster: home-lab
+    scheduler: {host: local, address: 10.0.0.5, port: 8786, dashboard: 8787}
+    defaults: {threads: 1, python: /opt/venv/bin/python}   # merged into every host
+    hosts:
+      - {name: pi1, launcher: ssh, address: 10.0.0.11, workers: 4, memory: 900MB}
+      - {name: desktop, launcher: local, workers: 2}
+
+A host's own keys win over ``defaults``; a default a launcher does not know
+(e.g. ``setup`` for a local host) is simply not applied to that host.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.model import (
+    LAUNCHERS,
+    Inventory,
+    LocalHost,
+    QueueHost,
+    SchedulerSpec,
+    SSHHost,
+)
+
+_HOST_MODELS = {"local": LocalHost, "ssh": SSHHost, **{k: QueueHost for k in LAUNCHERS[2:]}}
+_TOP_LEVEL = {"cluster", "scheduler", "defaults", "hosts", "min_workers"}
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read, merge defaults into hosts, and validate an inventory file.
+
+    Raises
+    ------
+    InventoryError
+        One line naming the file, the host (index and name) and the field.
+    """
+    path = Path(path)
+    data = _read_yaml(path)
+    return parse_inventory(data, source=str(path))
+
+
+def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:
+    """Validate an already-parsed mapping (see :func:`load_inventory`)."""
+    if not isinstance(data, dict):
+        raise InventoryError(f"{source}: expected a mapping with 'hosts', got {type(data).__name__}")
+    _reject_unknown(data, _TOP_LEVEL, source, where="")
+    hosts = data.get("hosts")
+    if not isinstance(hosts, list) or not hosts:
+        raise InventoryError(f"{source}: field 'hosts': must be a non-empty list of hosts")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise InventoryError(f"{source}: field 'defaults': must be a mapping")
+    _check_defaults(defaults, source)
+    merged = [_merge_defaults(host, defaults, source, index) for index, host in enumerate(hosts)]
+    _check_duplicates(merged, source)
+    fields = {k: v for k, v in data.items() if k != "defaults"} | {"hosts": merged}
+    try:
+        return Inventory.model_validate(fields | {"source": source})
+    except ValidationError as exc:
+        raise InventoryError(_describe(exc, merged, source)) from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(f"{path}: no such inventory file") from None
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InventoryError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
+    if not isinstance(host, dict):
+        raise InventoryError(f"{source}: hosts[{index}]: must be a mapping, got {host!r}")
+    launcher = host.get("launcher", defaults.get("launcher", "local"))
+    if launcher not in _HOST_MODELS:
+        label = _label(index, host)
+        raise InventoryError(
+            f"{source}: {label}: field 'launcher': unknown launcher {launcher!r}; "
+            f"valid: {', '.join(LAUNCHERS)}{_suggest(str(launcher), LAUNCHERS)}"
+        )
+    known = _HOST_MODELS[launcher].model_fields
+    applicable = {k: v for k, v in defaults.items() if k in known}
+    merged = applicable | {"launcher": launcher} | host
+    if isinstance(applicable.get("env"), dict) and isinstance(host.get("env"), dict):
+        merged["env"] = applicable["env"] | host["env"]
+    return merged
+
+
+def _check_defaults(defaults: dict, source: str) -> None:
+    valid = set().union(*(m.model_fields for m in _HOST_MODELS.values())) - {"name", "source"}
+    _reject_unknown(defaults, valid, source, where="defaults: ")
+
+
+def _check_duplicates(hosts: list[dict], source: str) -> None:
+    seen: dict[str, int] = {}
+    for index, host in enumerate(hosts):
+        name = host.get("name")
+        if isinstance(name, str) and name in seen:
+            raise InventoryError(
+                f"{source}: {_label(index, host)}: field 'name': duplicate host name "
+                f"(also hosts[{seen[name]}])"
+            )
+        if isinstance(name, str):
+            seen[name] = index
+
+
+def _reject_unknown(data: dict, valid: set[str], source: str, where: str) -> None:
+    for key in data:
+        if key not in valid:
+            raise InventoryError(
+                f"{source}: {where}unknown field {key!r}{_suggest(str(key), valid)}"
+            )
+
+
+def _suggest(word: str, valid: Any) -> str:
+    close = difflib.get_close_matches(word, sorted(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _label(index: int, host: Any) -> str:
+    name = host.get("name") if isinstance(host, dict) else None
+    return f"hosts[{index}] {name!r}" if isinstance(name, str) else f"hosts[{index}]"
+
+
+def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
+    """Turn pydantic's first error into ``FILE: hosts[i] 'name': field 'x': problem``."""
+    error = exc.errors()[0]
+    loc = list(error["loc"])
+    where = ""
+    if loc and loc[0] == "hosts" and len(loc) > 1 and isinstance(loc[1], int):
+        index = loc[1]
+        where = _label(index, hosts[index]) + ": "
+        loc = loc[2:]
+        model = _HOST_MODELS.get(hosts[index].get("launcher", "local"), LocalHost)
+    elif loc and loc[0] == "scheduler":
+        where, loc, model = "scheduler: ", loc[1:], SchedulerSpec
+    else:
+        model = Inventory
+    # Union/validator branches add pseudo-locations like 'constrained-int'; keep real names.
+    loc = [p for p in loc if isinstance(p, int) or (p.isidentifier() and p not in _HOST_MODELS)]
+    field = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        return f"{source}: {where}unknown field {field!r}{_suggest(str(loc[-1]), model.model_fields)}"
+    label = f"field {field!r}: " if field else ""
+    return f"{source}: {where}{label}{_problem(error)}"
+
+
+def _problem(error: dict) -> str:
+    """A human phrasing of one pydantic error, always ending with the offending value."""
+    kind, got = error["type"], error.get("input")
+    phrases = {
+        "int_parsing": "must be a positive integer",
+        "int_type": "must be a positive integer",
+        "greater_than": "must be a positive integer" if isinstance(got, int) else None,
+        "float_parsing": "must be a number",
+        "string_type": "must be a string",
+        "dict_type": "must be a mapping",
+        "tuple_type": "must be a list",
+        "missing": "is required",
+        "string_pattern_mismatch": "must start with a letter or digit and contain only "
+        "letters, digits, '.', '_' and '-'",
+        "literal_error": "must be one of " + error.get("ctx", {}).get("expected", ""),
+    }
+    phrase = phrases.get(kind) or _strip_pydantic(error["msg"])
+    if kind == "missing" or kind == "value_error" and ("got" in phrase or isinstance(got, dict)):
+        return phrase
+    return f"{phrase}, got {got!r}"
+
+
+def _strip_pydantic(message: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return message[:1].lower() + message[1:]

@@ -1,0 +1,277 @@
+"""SSH hosts: dask workers started over asyncssh, with per-host options.
+
+distributed's ``SSHCluster`` gives every host the same ``worker_options``
+(distributed#4714), waits for an INFO line on stderr (#8393), hides why a
+worker failed (#3929) and leaves remote processes behind because OpenSSH does
+not forward signals (#3420).  :class:`SSHWorker` is a distributed
+``ProcessInterface`` that fixes exactly those points and nothing more:
+
+* per-host python, setup commands, environment, threads and memory;
+* readiness is decided by the scheduler (the cluster polls it with a
+  deadline); ``start`` only launches the process and records its PID;
+* a failed start keeps the command, exit status and output tail;
+* ``close`` sends SIGTERM to the recorded PID, then SIGKILL, and the process
+  runs under a PTY so that a dropped connection still delivers SIGHUP;
+* handshakes per host are bounded (sshd's ``MaxStartups``) and every
+  worker of one host shares one SSH connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from distributed.deploy.spec import ProcessInterface
+
+from clusterbench.errors import CommandError, LaunchError
+from clusterbench.inventory.model import SSHHost
+from clusterbench.launchers.base import SpecContext, WorkerSlot, blas_env
+
+REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
+STOP_GRACE = 5.0
+
+
+def session_dir(session: str) -> str:
+    """Remote scratch directory of one ``up``; every worker's command line contains it."""
+    return f"{REMOTE_ROOT}-{session}"
+
+
+def connect_options(host: SSHHost) -> dict[str, Any]:
+    """asyncssh ``connect`` keyword arguments for *host* (pure).
+
+    ~/.ssh/config and ssh-agent are honoured by asyncssh's defaults; host keys
+    are always checked (``known_hosts`` default: ~/.ssh/known_hosts).
+    """
+    options: dict[str, Any] = {"port": host.port, "connect_timeout": host.connect_timeout}
+    if host.user:
+        options["username"] = host.user
+    if host.identity:
+        options["client_keys"] = list(host.identity)
+    if host.known_hosts:
+        options["known_hosts"] = host.known_hosts
+    return options
+
+
+def worker_command(host: SSHHost, name: str, scheduler: str, session: str) -> str:
+    """The remote shell command that runs one dask worker (pure).
+
+    It records its PID first (``exec`` keeps it), runs the host's setup
+    commands, then execs the worker with the host's environment.
+    """
+    scratch = session_dir(session)
+    env = blas_env(1) | host.env
+    python = host.python or "python3"
+    worker = [
+        python, "-m", "distributed.cli.dask_worker", scheduler,
+        "--name", name,
+        "--nthreads", str(host.threads),
+        "--memory-limit", str(host.memory if host.memory is not None else 0),
+        "--no-nanny", "--no-dashboard",
+        "--host", host.address,
+        "--local-directory", f"{scratch}/{name}",
+        *host.worker_extra_args,
+    ]
+    steps = [
+        f"mkdir -p {shlex.quote(scratch)}",
+        f"echo $$ > {shlex.quote(f'{scratch}/{name}.pid')}",
+        *host.setup,
+        "exec env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
+        + " " + shlex.join(worker),
+    ]
+    return " && ".join(steps)
+
+
+class _Connections:
+    """One shared asyncssh connection per host, with bounded concurrent handshakes.
+
+    asyncssh has no pool; sharing one connection per host means N workers on a
+    Pi cost one handshake, not N (sshd's MaxStartups throttles bursts).
+    """
+
+    def __init__(self) -> None:
+        self._connections: dict[tuple, Any] = {}
+        self._users: dict[tuple, int] = {}
+        self._locks: dict[tuple, asyncio.Lock] = {}
+
+    async def acquire(self, host: SSHHost) -> Any:
+        key = _key(host)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._connections or self._connections[key].is_closed():
+                self._connections[key] = await open_connection(host)
+            self._users[key] = self._users.get(key, 0) + 1
+            return self._connections[key]
+
+    def release(self, host: SSHHost) -> None:
+        key = _key(host)
+        self._users[key] = self._users.get(key, 1) - 1
+        if self._users[key] <= 0 and key in self._connections:
+            self._connections.pop(key).close()
+
+
+def _key(host: SSHHost) -> tuple:
+    return (host.address, host.port, host.user, id(asyncio.get_running_loop()))
+
+
+CONNECTIONS = _Connections()
+
+
+async def open_connection(host: SSHHost) -> Any:
+    """Connect to *host*, translating every asyncssh/OS failure into one-line LaunchError."""
+    import asyncssh
+
+    try:
+        return await asyncssh.connect(host.address, **connect_options(host))
+    except asyncssh.HostKeyNotVerifiable:
+        known = host.known_hosts or "~/.ssh/known_hosts"
+        raise LaunchError(
+            f"host {host.name!r} ({host.address}:{host.port}): host key is not in {known}; "
+            f"accept it with 'ssh-keyscan -p {host.port} {host.address} >> {known}' "
+            f"or set 'known_hosts:' for this host in the inventory"
+        ) from None
+    except asyncssh.PermissionDenied:
+        who = host.user or "the default user"
+        keys = ", ".join(host.identity) or "the default keys/agent"
+        raise LaunchError(
+            f"host {host.name!r} ({host.address}:{host.port}): authentication failed "
+            f"as {who} with {keys}"
+        ) from None
+    except (OSError, asyncio.TimeoutError, asyncssh.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, asyncio.TimeoutError):
+            reason = f"timed out after {host.connect_timeout:g} s"
+        raise LaunchError(
+            f"host {host.name!r}: cannot connect to {host.address}:{host.port} ({reason})"
+        ) from None
+
+
+async def run_remote(host: SSHHost, command: str, timeout: float = 30.0) -> Any:
+    """Run *command* on *host* over the shared connection; return asyncssh's result."""
+    connection = await CONNECTIONS.acquire(host)
+    try:
+        return await asyncio.wait_for(connection.run(command, check=False), timeout)
+    finally:
+        CONNECTIONS.release(host)
+
+
+class SSHWorker(ProcessInterface):
+    """One dask worker process on an SSH host (a distributed ``ProcessInterface``).
+
+    Parameters
+    ----------
+    scheduler
+        Scheduler address (passed by SpecCluster).
+    name
+        Worker name, registered with the scheduler.
+    host
+        The inventory host (a frozen :class:`SSHHost`).
+    session
+        Token of this ``up``; names the remote scratch directory.
+    """
+
+    def __init__(self, scheduler: str, name: str, host: SSHHost, session: str) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.name = name
+        self.host = host
+        self.session = session
+        self.command = worker_command(host, name, scheduler, session)
+        self.failure: LaunchError | None = None
+        self._connection: Any = None
+        self._process: Any = None
+        self._output: deque[str] = deque(maxlen=20)
+
+    async def start(self) -> None:
+        """Launch the worker; a failure is recorded in :attr:`failure`, not raised,
+        so that the cluster can carry on with the other hosts (``min_workers``)."""
+        try:
+            self._connection = await CONNECTIONS.acquire(self.host)
+            self._process = await self._connection.create_process(
+                self.command, term_type="dumb", term_size=(200, 50)
+            )
+            asyncio.ensure_future(self._collect_output())
+        except LaunchError as exc:
+            self.failure = exc
+        await super().start()
+
+    async def _collect_output(self) -> None:
+        async for line in self._process.stdout:
+            self._output.append(line.rstrip())
+
+    def exit_failure(self) -> LaunchError | None:
+        """The start failure, or the early exit of the remote process, as one line."""
+        if self.failure is None and self._process is not None:
+            status = self._process.exit_status
+            if status is not None:
+                self.failure = CommandError(
+                    self.command, status, stderr="\n".join(self._output), where=self.host.name
+                )
+        return self.failure
+
+    async def close(self) -> None:
+        """SIGTERM the recorded PID, SIGKILL after a grace period, drop the channel."""
+        if self._process is not None and self._process.exit_status is None:
+            await self._signal("TERM")
+            try:
+                await asyncio.wait_for(self._process.wait_closed(), STOP_GRACE)
+            except asyncio.TimeoutError:
+                await self._signal("KILL")
+            self._process.close()
+        if self._connection is not None:
+            CONNECTIONS.release(self.host)
+            self._connection = None
+        await super().close()
+
+    async def _signal(self, signal: str) -> None:
+        pid_file = shlex.quote(f"{session_dir(self.session)}/{self.name}.pid")
+        try:
+            await self._connection.run(f"kill -{signal} $(cat {pid_file}) 2>/dev/null", check=False)
+        except Exception:  # the connection may be gone; the PTY hang-up then stops it
+            pass
+
+
+@dataclass(frozen=True)
+class SSHLauncher:
+    """Builds :class:`SSHWorker` specs, one per worker of an SSH host."""
+
+    def worker_specs(self, host: SSHHost, context: SpecContext) -> dict[str, dict[str, Any]]:
+        """One spec per worker, each carrying the whole (frozen) host description."""
+        return {
+            slot.spec_name: {
+                "cls": SSHWorker,
+                "options": {"host": host, "session": context.session},
+            }
+            for slot in self.slots(host, context)
+        }
+
+    def slots(self, host: SSHHost, context: SpecContext) -> list[WorkerSlot]:
+        """Workers are named ``<host>-<i>``."""
+        return [
+            WorkerSlot(name=f"{host.name}-{i}", host=host.name, threads=host.threads,
+                       spec_name=f"{host.name}-{i}")
+            for i in range(host.worker_count)
+        ]
+
+
+LAUNCHER = SSHLauncher()
+
+
+async def leftover_processes(host: SSHHost, session: str) -> list[str]:
+    """PIDs and command lines of our processes still alive on *host* (for ``down``)."""
+    result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true")
+    return [line for line in (result.stdout or "").splitlines() if line.strip()]
+
+
+async def kill_leftovers(host: SSHHost, session: str) -> None:
+    """Last resort of ``down``: kill anything tagged with *session* and remove its scratch dir."""
+    scratch = shlex.quote(session_dir(session))
+    await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; rm -rf {scratch}; true")
+
+
+def _self_excluding(session: str) -> str:
+    """A pgrep pattern for our processes that does not match the shell running pgrep:
+    the regex ``[/]tmp`` matches ``/tmp`` but not its own text ``[/]tmp``."""
+    return shlex.quote("[" + session_dir(session)[0] + "]" + session_dir(session)[1:])

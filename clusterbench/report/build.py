@@ -1,0 +1,97 @@
+"""Build every report artefact of a run directory from its stored records.
+
+Used at the end of a run and by ``clusterbench report <run-dir>``: everything is
+derived from ``records.jsonl`` (+ ``environment.json``), so a report can always
+be redrawn, e.g. after the analysis code improved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from clusterbench.analysis.fits import amdahl_fits
+from clusterbench.analysis.speedup import CSV_COLUMNS, summarize
+from clusterbench.report.markdown import (
+    EFFICIENCY_IMAGE,
+    SPEEDUP_IMAGE,
+    SPEEDUP_SVG,
+    render_report,
+)
+from clusterbench.report.plots import plot_efficiency, plot_speedup
+from clusterbench.results.store import RunStore
+
+SUMMARY_CSV = "summary.csv"
+REPORT_MD = "report.md"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The files written for a run, plus the tables they were drawn from."""
+
+    run_dir: Path
+    summary_csv: Path
+    speedup_png: Path
+    speedup_svg: Path
+    efficiency_png: Path
+    report_md: Path
+    # DataFrames do not support ==, so they stay out of the dataclass comparison.
+    summary: pd.DataFrame = field(compare=False, repr=False)
+    fits: pd.DataFrame = field(compare=False, repr=False)
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file written, in a stable order."""
+        return [
+            self.summary_csv,
+            self.speedup_png,
+            self.speedup_svg,
+            self.efficiency_png,
+            self.report_md,
+        ]
+
+
+def build_report(run_dir: Path) -> Report:
+    """Summarise a run directory and (re)write its CSV, plots and Markdown report.
+
+    Parameters
+    ----------
+    run_dir
+        A directory holding ``records.jsonl`` and, optionally, ``environment.json``.
+
+    Returns
+    -------
+    Report
+        Paths of ``summary.csv``, ``speedup.png``/``.svg``, ``efficiency.png`` and
+        ``report.md`` (all inside *run_dir*) with the summary and fit tables.
+
+    Raises
+    ------
+    clusterbench.errors.ClusterbenchError
+        When *run_dir* has no ``records.jsonl`` or a line of it is not a record.
+    """
+    run_dir = Path(run_dir)
+    store = RunStore(run_dir)
+    records = store.records()
+    summary = summarize(records)
+    fits = amdahl_fits(summary)
+    # An empty records.jsonl names no run; the directory is named after it anyway.
+    run_id = records[0].run_id if records else run_dir.name
+    report = Report(
+        run_dir=run_dir,
+        summary_csv=run_dir / SUMMARY_CSV,
+        speedup_png=run_dir / SPEEDUP_IMAGE,
+        speedup_svg=run_dir / SPEEDUP_SVG,
+        efficiency_png=run_dir / EFFICIENCY_IMAGE,
+        report_md=run_dir / REPORT_MD,
+        summary=summary,
+        fits=fits,
+    )
+    summary[CSV_COLUMNS].to_csv(report.summary_csv, index=False)
+    plot_speedup(summary, report.speedup_png.with_suffix(""))
+    plot_efficiency(summary, report.efficiency_png)
+    text = render_report(summary, fits, store.environment(), run_id)
+    report.report_md.write_text(text, encoding="utf-8")
+    return report

@@ -1,0 +1,173 @@
+"""The Markdown report of one run (``report.md``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from clusterbench.report.tables import (
+    MISSING,
+    SUMMARY_FIELDS,
+    format_ratio,
+    summary_rows,
+)
+
+SPEEDUP_IMAGE = "speedup.png"
+SPEEDUP_SVG = "speedup.svg"
+EFFICIENCY_IMAGE = "efficiency.png"
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def render_report(
+    summary: pd.DataFrame, fits: pd.DataFrame, environment: Mapping[str, Any], run_id: str
+) -> str:
+    """Render the whole report of a run as Markdown.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`clusterbench.analysis.speedup.summarize`.
+    fits
+        Output of :func:`clusterbench.analysis.fits.amdahl_fits`.
+    environment
+        Contents of ``environment.json``; rendered generically, whatever its keys.
+    run_id
+        Shown in the title.
+
+    Returns
+    -------
+    str
+        The Markdown text; images are linked relative to the run directory.
+    """
+    sections = [
+        f"# clusterbench run `{run_id}`",
+        _overview(summary),
+        _environment_section(environment),
+        _results_section(summary),
+        _fits_section(fits),
+        _plots_section(),
+        _failures_section(summary),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def markdown_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool] | None = None
+) -> str:
+    """A GitHub-flavoured Markdown table (``tabulate`` is not a dependency).
+
+    Parameters
+    ----------
+    headers
+        Column titles.
+    rows
+        Cell values; converted with ``str``, pipes escaped, newlines flattened.
+    right
+        Per column, whether to right-align it (numbers); default all left.
+
+    Returns
+    -------
+    str
+        The table, without a trailing newline.
+    """
+    right = right or [False] * len(headers)
+    rule = ["---:" if flag else "---" for flag in right]
+    return "\n".join(_table_row(cells) for cells in [headers, rule, *rows])
+
+
+def _table_row(cells: Sequence[Any]) -> str:
+    escaped = (str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells)
+    return "| " + " | ".join(escaped) + " |"
+
+
+def _overview(summary: pd.DataFrame) -> str:
+    points, timed, failed = len(summary), int(summary["n"].sum()), int(summary["failed"].sum())
+    return f"{points} points, {timed} verified timed repeats, {failed} failed repeats."
+
+
+def _environment_section(environment: Mapping[str, Any]) -> str:
+    if not environment:
+        return "## Environment\n\n_No environment.json recorded._"
+    scalars = [(k, v) for k, v in environment.items() if isinstance(v, _SCALARS)]
+    parts = ["## Environment", "\n".join(f"- **{key}**: {value}" for key, value in scalars)]
+    for key, value in environment.items():
+        if not isinstance(value, _SCALARS):
+            parts.append(_environment_block(key, value))
+    return "\n\n".join(part for part in parts if part)
+
+
+def _environment_block(key: str, value: Any) -> str:
+    """A flat mapping (e.g. ``packages``) as a two-column table, anything else as JSON."""
+    if isinstance(value, Mapping) and all(isinstance(v, _SCALARS) for v in value.values()):
+        headers = ["package", "version"] if key == "packages" else ["key", "value"]
+        body = markdown_table(headers, sorted((k, v) for k, v in value.items()))
+    else:
+        body = "```json\n" + json.dumps(value, indent=2, sort_keys=True, default=str) + "\n```"
+    return f"### {key}\n\n{body}"
+
+
+def _results_section(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return "## Results\n\n_No records._"
+    table = markdown_table(
+        [header for header, *_ in SUMMARY_FIELDS],
+        summary_rows(summary),
+        [right for *_, right in SUMMARY_FIELDS],
+    )
+    legend = (
+        "Times are medians over verified repeats. speedup = median of the same scheduler's "
+        "1-worker point / median; efficiency = speedup / workers; vs serial = median of the "
+        "`synchronous` point / median."
+    )
+    return f"## Results\n\n{legend}\n\n{table}"
+
+
+def _fits_section(fits: pd.DataFrame) -> str:
+    if fits.empty:
+        return "## Amdahl fits\n\n_No curve has three or more worker counts with a speedup._"
+    rows = [
+        [
+            row["workload"],
+            row["size"],
+            row["scheduler"],
+            _number(row["serial_fraction"]),
+            _number(row["stderr"]),
+            "∞" if row["max_speedup"] == math.inf else format_ratio(row["max_speedup"]),
+        ]
+        for row in fits.to_dict("records")
+    ]
+    headers = ["workload", "size", "scheduler", "serial fraction", "± stderr", "max speedup"]
+    table = markdown_table(headers, rows, [False] * 3 + [True] * 3)
+    note = "Least-squares fit of speedup(k) = 1 / (s + (1 - s) / k); max speedup = 1 / s."
+    return f"## Amdahl fits\n\n{note}\n\n{table}"
+
+
+def _number(value: float) -> str:
+    return MISSING if math.isnan(value) else f"{value:.4f}"
+
+
+def _plots_section() -> str:
+    return (
+        f"## Plots\n\n![speedup]({SPEEDUP_IMAGE})\n\n([SVG]({SPEEDUP_SVG}))\n\n"
+        f"![efficiency]({EFFICIENCY_IMAGE})"
+    )
+
+
+def _failures_section(summary: pd.DataFrame) -> str:
+    failed = summary[summary["failed"] > 0]
+    if failed.empty:
+        return "## Failures\n\nNo failed repeats."
+    items = []
+    for row in failed.to_dict("records"):
+        total = int(row["failed"]) + int(row["n"])
+        items.append(
+            f"- **{row['workload']} ({row['size']})**, {row['scheduler']}, "
+            f"{row['workers']} workers: {row['failed']} of {total} repeats failed"
+        )
+        messages = row.get("errors") or ()
+        items.extend("  - " + " ".join(message.split()) for message in messages)
+    return "## Failures\n\n" + "\n".join(items)

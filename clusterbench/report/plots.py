@@ -1,0 +1,165 @@
+"""Speedup and efficiency plots.
+
+Figures are built as :class:`matplotlib.figure.Figure` objects attached to an
+Agg canvas, never through ``pyplot``: no global backend switch or figure
+registry is touched, so importing this module is side-effect free and safe in
+threads and under a user's interactive session.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from clusterbench.analysis.speedup import SERIAL_SCHEDULER
+
+NO_DATA = "no verified points to plot"
+NO_BASELINE = "no parallel scheduler has a verified 1-worker point to compare with"
+_PANEL_COLUMNS = 3
+_PANEL_SIZE = (4.8, 3.8)
+_IDEAL_STYLE = {"color": "0.5", "linestyle": "--", "linewidth": 1, "label": "ideal"}
+
+Panels = dict[tuple[str, str], list[tuple[str, pd.DataFrame]]]
+
+
+def plot_speedup(summary: pd.DataFrame, path_stem: Path) -> list[Path]:
+    """Draw speedup against workers; write ``<stem>.png`` and ``<stem>.svg``.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`clusterbench.analysis.speedup.summarize`.
+    path_stem
+        Output path without suffix, e.g. ``run_dir / "speedup"``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG and SVG files written.
+    """
+    figure = _draw(
+        summary,
+        "speedup",
+        "speedup (× 1 worker)",
+        _ideal_diagonal,
+        "Speedup over one worker",
+    )
+    stem = Path(path_stem)
+    return [_save(figure, stem.with_suffix(suffix)) for suffix in (".png", ".svg")]
+
+
+def plot_efficiency(summary: pd.DataFrame, path: Path) -> Path:
+    """Draw parallel efficiency (speedup / workers) against workers into *path*.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`clusterbench.analysis.speedup.summarize`.
+    path
+        Image file to write; the format follows its suffix (``efficiency.png``).
+
+    Returns
+    -------
+    pathlib.Path
+        *path*.
+    """
+    figure = _draw(
+        summary,
+        "efficiency",
+        "efficiency",
+        _ideal_level,
+        "Parallel efficiency",
+    )
+    return _save(figure, Path(path))
+
+
+def _panels(summary: pd.DataFrame, column: str) -> Panels:
+    """Curves to draw, keyed by (workload, size), each a list of (scheduler, points).
+
+    The serial scheduler is one point by nature and is left out unless it was
+    swept over several worker counts.
+    """
+    points = summary[summary["n"] > 0].dropna(subset=[column])
+    panels: Panels = {}
+    for key, panel in points.groupby(["workload", "size"], sort=True):
+        lines = [
+            (scheduler, curve.sort_values("workers"))
+            for scheduler, curve in panel.groupby("scheduler", sort=True)
+            if scheduler != SERIAL_SCHEDULER or curve["workers"].nunique() > 1
+        ]
+        if lines:
+            panels[key] = lines
+    return panels
+
+
+def _draw(
+    summary: pd.DataFrame,
+    column: str,
+    ylabel: str,
+    ideal: Callable[[Axes, list[int]], None],
+    title: str,
+) -> Figure:
+    """One subplot per panel, one marked line per scheduler, plus the ideal reference."""
+    panels = _panels(summary, column)
+    if not panels:
+        # Say why the figure is empty: every point failed, or no curve has a reference.
+        return _note_figure(title, NO_BASELINE if (summary["n"] > 0).any() else NO_DATA)
+    figure, axes = _grid(len(panels))
+    for ax, ((workload, size), lines) in zip(axes, panels.items(), strict=True):
+        for scheduler, curve in lines:
+            ax.plot(curve["workers"], curve[column], marker="o", label=scheduler)
+        workers = sorted({int(w) for _, curve in lines for w in curve["workers"]})
+        ideal(ax, workers)
+        ax.set(title=f"{workload} ({size})", xlabel="workers", ylabel=ylabel, xticks=workers)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    figure.suptitle(title)
+    return figure
+
+
+def _ideal_diagonal(ax: Axes, workers: list[int]) -> None:
+    """Linear speedup y = x from one worker to the widest point."""
+    top = max(workers)
+    ax.plot([1, top], [1, top], **_IDEAL_STYLE)
+
+
+def _ideal_level(ax: Axes, workers: list[int]) -> None:
+    """Perfect efficiency, a flat line at 1.0."""
+    ax.axhline(1.0, **_IDEAL_STYLE)
+    ax.set_ylim(bottom=0)
+
+
+def _grid(count: int) -> tuple[Figure, list[Axes]]:
+    """A figure with *count* subplots in rows of at most three."""
+    columns = min(count, _PANEL_COLUMNS)
+    rows = math.ceil(count / columns)
+    figure = _figure((_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows))
+    axes = list(figure.subplots(rows, columns, squeeze=False).ravel())
+    for spare in axes[count:]:
+        figure.delaxes(spare)
+    return figure, axes[:count]
+
+
+def _note_figure(title: str, note: str) -> Figure:
+    """A placeholder figure carrying a message, so that report links never break."""
+    figure = _figure(_PANEL_SIZE)
+    figure.suptitle(title)
+    figure.text(0.5, 0.5, note, ha="center", va="center", color="0.4")
+    return figure
+
+
+def _figure(size: tuple[float, float]) -> Figure:
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)  # attaches itself to the figure; no pyplot involved
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=120)
+    return path

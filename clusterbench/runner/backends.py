@@ -1,0 +1,116 @@
+"""Where the ``distributed`` scheduler's workers come from at a sweep point.
+
+* :class:`ManagedCluster`: an :class:`InventoryCluster` started for the run;
+  at point k it runs exactly the first k workers of the inventory.
+* :class:`ExistingCluster`: a cluster someone else started (``--scheduler-address``
+  or ``clusterbench up``); at point k tasks are restricted to k of its workers,
+  because resizing a cluster we do not own is not ours to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clusterbench.errors import LaunchError
+
+
+@dataclass(frozen=True)
+class PointWorkers:
+    """The workers of one distributed point, as recorded with each measurement."""
+
+    addresses: tuple[str, ...]
+    names: tuple[str, ...]
+    hosts: tuple[str, ...]
+    threads: int
+    setup_seconds: float = 0.0
+
+
+class ManagedCluster:
+    """Start the inventory's cluster lazily and grow it point by point."""
+
+    def __init__(self, inventory: Any, timeout: float = 300.0) -> None:
+        self.inventory = inventory
+        self.timeout = timeout
+        self._cluster: Any = None
+        self.client: Any = None
+
+    @property
+    def max_workers(self) -> int:
+        return self.inventory.total_workers
+
+    def workers_for(self, count: int) -> PointWorkers:
+        """Run exactly the first *count* workers and return them once registered."""
+        import time
+
+        from distributed import Client
+
+        start = time.perf_counter()
+        if self._cluster is None:
+            self._cluster = _start_cluster(self.inventory)
+            self.client = Client(self._cluster)
+        ready = self._cluster.sync(self._cluster.use_workers, count, self.timeout)
+        return PointWorkers(
+            addresses=tuple(w.address for w in ready),
+            names=tuple(w.slot.name for w in ready),
+            hosts=tuple(w.slot.host for w in ready),
+            threads=max(w.slot.threads for w in ready),
+            setup_seconds=time.perf_counter() - start,
+        )
+
+    def close(self) -> None:
+        """Stop every worker and the scheduler."""
+        if self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _start_cluster(inventory: Any) -> Any:
+    import secrets
+
+    from clusterbench.cluster.cluster import InventoryCluster
+    from clusterbench.cluster.spec import build_cluster_spec
+
+    spec = build_cluster_spec(inventory, session=secrets.token_hex(4))
+    return InventoryCluster(spec, name=inventory.cluster, asynchronous=False)
+
+
+@dataclass
+class ExistingCluster:
+    """Use k workers of a running cluster, chosen in name order."""
+
+    address: str
+    timeout: float = 60.0
+    client: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        from distributed import Client
+
+        try:
+            self.client = Client(self.address, timeout=self.timeout)
+        except OSError as exc:
+            raise LaunchError(f"cannot reach the scheduler at {self.address}: {exc}") from None
+
+    @property
+    def max_workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def workers_for(self, count: int) -> PointWorkers:
+        """The first *count* workers by name (fail if the cluster has fewer)."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        chosen = sorted(workers.items(), key=lambda item: str(item[1].get("name")))[:count]
+        if len(chosen) < count:
+            raise LaunchError(
+                f"the cluster at {self.address} has {len(workers)} workers; {count} were asked for"
+            )
+        return PointWorkers(
+            addresses=tuple(address for address, _ in chosen),
+            names=tuple(str(info.get("name")) for _, info in chosen),
+            hosts=tuple(str(info.get("host")) for _, info in chosen),
+            threads=max(int(info.get("nthreads", 1)) for _, info in chosen),
+        )
+
+    def close(self) -> None:
+        """Disconnect; the cluster itself keeps running (it is not ours)."""
+        self.client.close()

@@ -1,0 +1,175 @@
+"""Execution modes: how a workload's parallel work is executed at one sweep point.
+
+A workload never knows which scheduler it runs under.  It receives an
+:class:`ExecutionContext` and calls :meth:`ExecutionContext.compute` for dask
+collections or enters :meth:`ExecutionContext.joblib` around scikit-learn code.
+The context maps those two calls onto the scheduler of the point:
+
+============  ==========================  ==============================
+scheduler     dask collections            joblib (scikit-learn)
+============  ==========================  ==============================
+synchronous   ``scheduler="synchronous"``  ``sequential``
+threads       thread pool of k threads     ``threading``, n_jobs=k
+processes     process pool of k processes  ``loky``, n_jobs=k
+distributed   the cluster's client         ``dask``, on the k workers
+============  ==========================  ==============================
+
+Pools are created once per point (:func:`open_mode`) so that their start-up is
+not part of the timed figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEDULERS = ("synchronous", "threads", "processes", "distributed")
+from clusterbench.inventory.model import BLAS_ENV as BLAS_ENV_VARS
+
+
+@dataclass
+class ExecutionContext:
+    """Where and how wide a workload runs at one sweep point.
+
+    Parameters
+    ----------
+    scheduler
+        One of :data:`SCHEDULERS`.
+    workers
+        Number of workers (threads, processes or dask workers) at this point.
+    threads_per_worker
+        Threads per worker (1 except for heterogeneous distributed clusters).
+    client
+        ``distributed.Client`` for the distributed scheduler, else ``None``.
+    pool
+        Executor reused by dask's local schedulers for this point.
+    worker_addresses
+        The exact workers of this point (distributed only); tasks are restricted to them.
+    blas_threads
+        BLAS/OpenMP threads allowed per worker, recorded with every measurement.
+    """
+
+    scheduler: str
+    workers: int
+    threads_per_worker: int = 1
+    client: Any = None
+    pool: Executor | None = None
+    worker_addresses: tuple[str, ...] = ()
+    blas_threads: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slots(self) -> int:
+        """Total number of tasks that can run at once."""
+        return self.workers * self.threads_per_worker
+
+    def compute(self, *collections: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Compute dask collections/delayed objects under this point's scheduler."""
+        import dask
+
+        if self.scheduler == "distributed":
+            futures = self.client.compute(
+                list(collections), workers=list(self.worker_addresses) or None, **kwargs
+            )
+            return tuple(self.client.gather(futures))
+        if self.scheduler == "synchronous":
+            return dask.compute(*collections, scheduler="synchronous", **kwargs)
+        return dask.compute(
+            *collections, scheduler=self.scheduler, pool=self.pool, num_workers=self.workers, **kwargs
+        )
+
+    def map(self, func: Any, items: Sequence[Any]) -> list[Any]:
+        """Apply *func* to every item in parallel (one task per item) and return the results."""
+        import dask
+
+        return list(self.compute(*[dask.delayed(func, pure=True)(item) for item in items]))
+
+    @contextlib.contextmanager
+    def joblib(self) -> Iterator[None]:
+        """Route joblib (and so scikit-learn's ``n_jobs``) to this point's scheduler."""
+        from joblib import parallel_config
+
+        if self.scheduler == "synchronous":
+            with parallel_config(backend="sequential"):
+                yield
+        elif self.scheduler == "threads":
+            with parallel_config(backend="threading", n_jobs=self.slots):
+                yield
+        elif self.scheduler == "processes":
+            # Forests ask joblib to prefer threads; naming loky explicitly overrides that hint.
+            with parallel_config(
+                backend="loky", n_jobs=self.slots, inner_max_num_threads=self.blas_threads
+            ):
+                yield
+        else:
+            with parallel_config(
+                backend="dask",
+                n_jobs=self.slots,
+                client=self.client,
+                workers=list(self.worker_addresses) or None,
+            ):
+                yield
+
+
+def blas_threads_for(slots: int, cores: int | None = None) -> int:
+    """BLAS threads per worker so that ``slots × blas_threads <= cores`` (never below 1)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, slots))
+
+
+def _limit_blas(threads: int) -> None:
+    """Process-pool initializer: cap BLAS/OpenMP threads in a worker process."""
+    from threadpoolctl import threadpool_limits
+
+    for name in BLAS_ENV_VARS:
+        os.environ[name] = str(threads)
+    threadpool_limits(threads)
+
+
+@contextlib.contextmanager
+def open_mode(
+    scheduler: str,
+    workers: int,
+    *,
+    client: Any = None,
+    worker_addresses: Sequence[str] = (),
+    threads_per_worker: int = 1,
+    blas_threads: int | None = 1,
+    cores: int | None = None,
+) -> Iterator[ExecutionContext]:
+    """Create the pools/limits of one sweep point and yield its :class:`ExecutionContext`.
+
+    *blas_threads* is the BLAS/OpenMP thread cap per worker thread; ``1`` (the
+    default) makes "k workers" mean k cores, which keeps speedups honest;
+    ``None`` means "auto": ``cores // (workers × threads)``.  The cap is applied
+    with threadpoolctl in this process (synchronous, threads), in each pool
+    process (processes) and through the worker environment (distributed, set
+    at launch by the launchers).
+    """
+    from threadpoolctl import threadpool_limits
+
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}")
+    slots = workers * threads_per_worker
+    blas = blas_threads if blas_threads is not None else blas_threads_for(slots, cores)
+    ctx = ExecutionContext(
+        scheduler=scheduler,
+        workers=workers,
+        threads_per_worker=threads_per_worker,
+        client=client,
+        worker_addresses=tuple(worker_addresses),
+        blas_threads=blas,
+    )
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(threadpool_limits(blas))
+        if scheduler == "threads":
+            ctx.pool = stack.enter_context(ThreadPoolExecutor(workers))
+        elif scheduler == "processes":
+            ctx.pool = stack.enter_context(
+                ProcessPoolExecutor(workers, initializer=_limit_blas, initargs=(blas,))
+            )
+        yield ctx

@@ -1,0 +1,63 @@
+"""The workload contract.
+
+A workload is three functions and a table of sizes:
+
+* ``prepare(size, seed, **params)`` builds the inputs (not timed);
+* ``run(data, ctx)`` does the parallel work through the
+  :class:`~clusterbench.runner.modes.ExecutionContext` and returns an answer;
+* ``verify(result, reference)`` compares an answer with the serial reference
+  (the same workload run under ``synchronous``) and returns a :class:`Verdict`.
+
+Users plug in their own workload as ``package.module:attribute`` where the
+attribute is a :class:`Workload` (see :func:`clusterbench.workloads.registry.resolve`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SIZES = ("tiny", "small", "full")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of comparing one answer with the serial reference."""
+
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A benchmarkable computation.
+
+    Parameters
+    ----------
+    name
+        Registry name, e.g. ``"montecarlo"`` or ``"gridsearch.svc"``.
+    prepare
+        ``prepare(size: str, seed: int, **params) -> data``; builds inputs, not timed.
+    run
+        ``run(data, ctx) -> result``; the timed parallel computation.
+    verify
+        ``verify(result, reference) -> Verdict``.
+    sizes
+        ``{size: parameters}``; the parameters are passed to ``prepare``/recorded.
+    description
+        One line for reports.
+    """
+
+    name: str
+    prepare: Callable[..., Any]
+    run: Callable[[Any, Any], Any]
+    verify: Callable[[Any, Any], Verdict]
+    sizes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+    def size_params(self, size: str) -> dict[str, Any]:
+        """Parameters of *size*; unknown sizes raise ``KeyError`` with the valid ones."""
+        if size not in self.sizes:
+            raise KeyError(f"{self.name} has no size {size!r}; valid: {', '.join(self.sizes)}")
+        return dict(self.sizes[size])

@@ -1,0 +1,147 @@
+"""Random forest on the digits data set, parallelised by joblib.
+
+The published workload (DESIGN.md, "Sources"): ``load_digits()``, a 75 %
+train split and ``RandomForestClassifier(n_estimators=8000)``.  The forest is
+fitted and scored inside :meth:`ExecutionContext.joblib`, so its trees are
+built by whatever joblib backend the point maps to (``sequential``,
+``threading``, ``loky`` or ``dask``).
+
+``n_jobs=None`` is deliberate: scikit-learn passes it to ``joblib.Parallel``,
+which then takes ``n_jobs`` from the surrounding ``parallel_config`` (checked
+with scikit-learn 1.9.1 / joblib 1.6: the forest runs on 2 threading/loky
+workers under ``parallel_config(n_jobs=2)``).  A fixed number here would
+override the point's width.
+
+Determinism: every tree's seed is drawn from ``random_state`` in the parent
+before any tree is built, so the trees do not depend on the backend.  The
+prediction sums per-tree probabilities in completion order, but the trees are
+grown to pure leaves, so every term is 0 or 1 and the sum is exact in any
+order: the accuracy is bit-identical across backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from clusterbench.workloads.base import Verdict, Workload
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Serial seconds measured on the 2-core dev machine (fit + score, one BLAS thread):
+#   tiny     50 trees   ~0.2 s
+#   small  3000 trees   ~10 s
+#   full   8000 trees   ~26 s  (the published size; the source took 15 min on its desktop)
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {"n_estimators": 50},
+    "small": {"n_estimators": 3_000},
+    "full": {"n_estimators": 8_000},
+}
+
+
+@dataclass(frozen=True)
+class ForestData:
+    """Train/test split of the digits and the forest size."""
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    n_estimators: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ForestResult:
+    """Test accuracy of the fitted forest."""
+
+    accuracy: float
+    n_estimators: int
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        """Execution facts the runner stores with the measurement."""
+        return {"n_estimators": self.n_estimators}
+
+
+def prepare(size: str, seed: int, **params: Any) -> ForestData:
+    """Split the digits 75/25 with *seed*; *params* may override ``n_estimators``.
+
+    Parameters
+    ----------
+    size
+        ``"tiny"``, ``"small"`` or ``"full"``.
+    seed
+        ``random_state`` of the split and of the forest.
+    **params
+        ``n_estimators``.
+
+    Returns
+    -------
+    ForestData
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    merged = {**SIZES[size], **params}
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+    return ForestData(X_train, X_test, y_train, y_test, seed=seed, **merged)
+
+
+def run(data: ForestData, ctx: Any) -> ForestResult:
+    """Fit the forest and score it on the test split, both through ``ctx.joblib()``.
+
+    Parameters
+    ----------
+    data
+        From :func:`prepare`.
+    ctx
+        The point's :class:`~clusterbench.runner.modes.ExecutionContext`.
+
+    Returns
+    -------
+    ForestResult
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(
+        n_estimators=data.n_estimators, random_state=data.seed, n_jobs=None
+    )
+    with ctx.joblib():
+        forest.fit(data.X_train, data.y_train)
+        accuracy = forest.score(data.X_test, data.y_test)
+    return ForestResult(accuracy=float(accuracy), n_estimators=data.n_estimators)
+
+
+def verify(result: ForestResult, reference: ForestResult) -> Verdict:
+    """Accept only the reference accuracy, exactly (same seed, same trees).
+
+    Parameters
+    ----------
+    result, reference
+        Answers of the point under test and of the serial run.
+
+    Returns
+    -------
+    Verdict
+    """
+    if result.n_estimators != reference.n_estimators:
+        return Verdict(
+            False, f"{result.n_estimators} trees, reference has {reference.n_estimators}"
+        )
+    ok = result.accuracy == reference.accuracy
+    return Verdict(ok, f"accuracy {result.accuracy!r} vs reference {reference.accuracy!r}")
+
+
+WORKLOAD = Workload(
+    name="randomforest",
+    prepare=prepare,
+    run=run,
+    verify=verify,
+    sizes=SIZES,
+    description="RandomForestClassifier on load_digits, trees built through joblib",
+)
+
+__all__ = ["WORKLOAD", "ForestData", "ForestResult", "prepare", "run", "verify"]
