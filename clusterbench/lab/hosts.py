@@ -13,7 +13,7 @@ Lab directory layout (``up`` writes it; ``down`` only removes ``lab.json``)::
     known_hosts               the fake hosts' host keys, keyed by address
     id_ed25519, id_ed25519.pub    the client key (root login on every fake host)
     authorized_keys           the client public key, read by every sshd
-    hosts/<host>/ssh_host_ed25519_key(.pub), sshd_config, sshd.log, sshd.pid
+    hosts/<host>/ssh_host_ed25519_key(.pub), sshd_config, sshd.log
 """
 
 from __future__ import annotations

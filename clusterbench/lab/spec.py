@@ -51,9 +51,9 @@ class HostGroup:
         return tuple(f"{self.kind}{index}" for index in range(1, self.count + 1))
 
     def __str__(self) -> str:
-        text = f"{self.kind}:{self.count}x{self.cpu:g}cpu"
+        text = f"{self.kind}:{self.count}x{self.cpu!r}cpu"
         if self.memory is not None:
-            text += f"/{self.memory}"
+            text += f"/{_size(self.memory)}"
         if (self.workers, self.threads) != (1, 1):
             text += f"@{self.workers}w{self.threads}t"
         return text
@@ -127,6 +127,14 @@ def _memory(text: str | None, part: str) -> int | None:
     if value < MIN_MEMORY:
         raise LabError(f"lab spec {part!r}: MEMORY must be at least 64MiB, got {text!r}")
     return value
+
+
+def _size(value: int) -> str:
+    """The shortest exact dask size string of *value* bytes (``512MB``, ``1GiB``, ``1000B``)."""
+    for unit, factor in (("GiB", 2**30), ("GB", 10**9), ("MiB", 2**20), ("MB", 10**6)):
+        if value % factor == 0:
+            return f"{value // factor}{unit}"
+    return f"{value}B"
 
 
 def _positive(text: str | None, what: str, part: str) -> int:

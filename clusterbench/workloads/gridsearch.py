@@ -334,7 +334,7 @@ PIPELINE_WORKLOAD = Workload(
     run=run_sklearn,
     verify=verify,
     sizes=PIPELINE_SIZES,
-    description="GridSearchCV(PCA -> LogisticRegression, cv=3) via joblib; PCA refitted per candidate",
+    description="GridSearchCV(PCA -> LogisticRegression, cv=3) via joblib; PCA refit per candidate",
 )
 PIPELINE_AWARE_WORKLOAD = Workload(
     name="gridsearch.pipeline-aware",

@@ -1,0 +1,131 @@
+"""Inventory model: valid files resolve; every malformed input gets its one-line message."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.load import load_inventory, parse_inventory
+from clusterbench.inventory.model import LocalHost, QueueHost, SSHHost, threads_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def local(**fields):
+    return {"name": "pi3", "launcher": "local", **fields}
+
+
+MALFORMED = [
+    ({"hosts": [local(threads="four")]},
+     "lab.yml: hosts[0] 'pi3': field 'threads': must be a positive integer, got 'four'"),
+    ({"hosts": [local(threads=0)]},
+     "lab.yml: hosts[0] 'pi3': field 'threads': must be a positive integer, got 0"),
+    ({"hosts": [local(workers=-2)]},
+     "lab.yml: hosts[0] 'pi3': field 'workers': must be a positive integer, got -2"),
+    ({"hosts": [local(thread=2)]},
+     "lab.yml: hosts[0] 'pi3': unknown field 'thread' (did you mean 'threads'?)"),
+    ({"hosts": [local(memory="lots")]},
+     "lab.yml: hosts[0] 'pi3': field 'memory': must be a size like '2GB' or 'auto', got 'lots'"),
+    ({"hosts": [local(memory=-5)]},
+     "lab.yml: hosts[0] 'pi3': field 'memory': must be a positive size like '2GB' or 'auto', "
+     "got -5"),
+    ({"hosts": [local(), local()]},
+     "lab.yml: hosts[1] 'pi3': field 'name': duplicate host name (also hosts[0])"),
+    ({"hosts": [local(launcher="sssh")]},
+     "lab.yml: hosts[0] 'pi3': field 'launcher': unknown launcher 'sssh'; valid: local, ssh, "
+     "slurm, pbs, sge, lsf, htcondor (did you mean 'ssh'?)"),
+    ({"hosts": [local(launcher="ssh")]},
+     "lab.yml: hosts[0] 'pi3': field 'address': is required"),
+    ({"hosts": [local(launcher="ssh", address="10.0.0.3", port=70000)]},
+     "lab.yml: hosts[0] 'pi3': field 'port': input should be less than or equal to 65535, "
+     "got 70000"),
+    ({"hosts": [local(launcher="slurm", cores=2, processes=4)]},
+     "lab.yml: hosts[0] 'pi3': processes (4) cannot exceed cores (2)"),
+    ({"hosts": [local(launcher="slurm", walltime=5)]},
+     "lab.yml: hosts[0] 'pi3': field 'walltime': must be a string, got 5"),
+    ({"hosts": [local()], "schedular": {}},
+     "lab.yml: unknown field 'schedular' (did you mean 'scheduler'?)"),
+    ({"hosts": [local()], "scheduler": {"port": "x"}},
+     "lab.yml: scheduler: field 'port': must be a positive integer, got 'x'"),
+    ({"hosts": [local(name="a b")]},
+     "lab.yml: hosts[0] 'a b': field 'name': must start with a letter or digit and contain only "
+     "letters, digits, '.', '_' and '-', got 'a b'"),
+    ({"hosts": [{"launcher": "local"}]}, "lab.yml: hosts[0]: field 'name': is required"),
+    ({"hosts": [local()], "defaults": {"thraeds": 2}},
+     "lab.yml: defaults: unknown field 'thraeds' (did you mean 'threads'?)"),
+    ({"hosts": [local(env=[1])]}, "lab.yml: hosts[0] 'pi3': field 'env': must be a mapping, got [1]"),
+    ({"hosts": []}, "lab.yml: field 'hosts': must be a non-empty list of hosts"),
+    (["not", "a", "mapping"], "lab.yml: expected a mapping with 'hosts', got list"),
+    ({"hosts": ["pi1"]}, "lab.yml: hosts[0]: must be a mapping, got 'pi1'"),
+    ({"hosts": [local(launcher="slurm", jobs=2, processes=1, workers=3)]},
+     "lab.yml: hosts[0] 'pi3': workers (3) must equal jobs × processes (2 × 1); omit 'workers'"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), MALFORMED)
+def test_malformed_inventory_gets_one_precise_line(data, message):
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(data, source="lab.yml")
+    assert str(info.value) == message
+    assert "\n" not in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_defaults_merge_and_host_wins():
+    inventory = parse_inventory({
+        "defaults": {"threads": 2, "setup": ["source /opt/venv/bin/activate"],
+                     "env": {"A": "1", "B": "2"}},
+        "scheduler": {"address": "10.0.0.1"},
+        "hosts": [
+            {"name": "laptop", "launcher": "local", "workers": 3, "env": {"B": "3"}},
+            {"name": "pi1", "launcher": "ssh", "address": "10.0.0.2", "threads": 4},
+            {"name": "hpc", "launcher": "slurm", "jobs": 2, "cores": 4, "processes": 2},
+        ],
+    })
+    laptop, pi, hpc = inventory.hosts
+    assert isinstance(laptop, LocalHost) and isinstance(pi, SSHHost) and isinstance(hpc, QueueHost)
+    assert laptop.threads == 2 and laptop.env == {"A": "1", "B": "3"}
+    assert pi.threads == 4 and pi.setup == ("source /opt/venv/bin/activate",)
+    assert hpc.worker_count == 4 and threads_of(hpc) == 2
+    assert inventory.total_workers == 3 + 1 + 4
+
+
+def test_memory_sizes_parse_and_auto_workers_are_the_cores():
+    inventory = parse_inventory({"hosts": [local(memory="512MB", workers="auto")]})
+    host = inventory.hosts[0]
+    assert host.memory == 512_000_000
+    assert host.worker_count == os.cpu_count()
+
+
+def test_model_is_frozen():
+    inventory = parse_inventory({"hosts": [local()]})
+    with pytest.raises(Exception):
+        inventory.hosts[0].threads = 5  # type: ignore[misc]
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("hosts:\n  - name: a\n   launcher: [\n")
+    with pytest.raises(InventoryError, match=r"bad.yml: not valid YAML \(line \d+"):
+        load_inventory(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InventoryError, match="no such inventory file"):
+        load_inventory(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "inventories").glob("*.yml")), ids=lambda p: p.name)
+def test_shipped_inventories_validate(path):
+    inventory = load_inventory(path)
+    assert inventory.hosts
+
+
+def test_packaged_defaults_match_the_documented_copies():
+    packaged = ROOT / "clusterbench" / "defaults"
+    assert (packaged / "local.yml").read_text() == (ROOT / "inventories/local.yml").read_text()
+    for scenario in (ROOT / "scenarios").glob("*.yml"):
+        assert (packaged / "scenarios" / scenario.name).read_text() == scenario.read_text()

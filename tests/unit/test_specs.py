@@ -1,0 +1,105 @@
+"""Inventory → SpecCluster specs, SSH commands and the Ansible import (pure, no processes)."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from clusterbench.cluster.spec import build_cluster_spec, specs_for
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.ansible import read_ansible
+from clusterbench.inventory.load import parse_inventory
+from clusterbench.launchers.ssh import SSHWorker, connect_options, worker_command
+
+MIXED = {
+    "cluster": "home",
+    "scheduler": {"address": "10.0.0.1", "port": 8786, "dashboard": None},
+    "hosts": [
+        {"name": "pi1", "launcher": "ssh", "address": "10.0.0.11", "workers": 2, "threads": 4,
+         "memory": "900MB", "python": "/opt/venv/bin/python", "user": "pi",
+         "identity": "~/.ssh/pi", "setup": ["source /opt/venv/bin/activate"],
+         "env": {"X": "1"}},
+        {"name": "laptop", "launcher": "local", "workers": 1, "threads": 2},
+    ],
+}
+
+
+def test_mixed_inventory_builds_per_host_specs_in_order():
+    spec = build_cluster_spec(parse_inventory(MIXED), session="abc")
+    assert list(spec.workers) == ["pi1-0", "pi1-1", "laptop-0"]
+    assert spec.workers["pi1-0"]["cls"] is SSHWorker
+    assert spec.workers["pi1-0"]["options"]["host"].threads == 4
+    assert spec.workers["laptop-0"]["cls"] == "distributed.Nanny"
+    assert spec.workers["laptop-0"]["options"]["nthreads"] == 2
+    assert spec.workers["laptop-0"]["options"]["env"]["OMP_NUM_THREADS"] == "1"
+    assert spec.scheduler["options"] == {"host": "10.0.0.1", "port": 8786, "dashboard": False}
+    assert [s.name for s in spec.slots] == ["pi1-0", "pi1-1", "laptop-0"]
+
+
+def test_specs_for_takes_the_first_k():
+    spec = build_cluster_spec(parse_inventory(MIXED))
+    assert specs_for(spec, 1) == ["pi1-0"]
+    assert specs_for(spec, 3) == ["pi1-0", "pi1-1", "laptop-0"]
+    with pytest.raises(InventoryError, match="has 3 workers; 4 were asked for"):
+        specs_for(spec, 4)
+
+
+def test_non_local_hosts_need_a_scheduler_address():
+    data = {**MIXED, "scheduler": {}}
+    with pytest.raises(InventoryError, match="scheduler: field 'address': required"):
+        build_cluster_spec(parse_inventory(data, source="home.yml"))
+
+
+def test_worker_command_carries_per_host_options():
+    host = parse_inventory(MIXED).hosts[0]
+    command = worker_command(host, "pi1-0", "tcp://10.0.0.1:8786", "s1")
+    steps = command.split(" && ")
+    assert steps[0] == "mkdir -p /tmp/clusterbench-s1"
+    assert steps[1] == "echo $$ > /tmp/clusterbench-s1/pi1-0.pid"
+    assert steps[2] == "source /opt/venv/bin/activate"
+    argv = shlex.split(steps[3])
+    assert argv[:2] == ["exec", "env"]
+    assert "X=1" in argv and "OMP_NUM_THREADS=1" in argv
+    worker = argv[argv.index("/opt/venv/bin/python"):]
+    assert worker[1:4] == ["-m", "distributed.cli.dask_worker", "tcp://10.0.0.1:8786"]
+    for flag, value in [("--name", "pi1-0"), ("--nthreads", "4"), ("--memory-limit", "900000000"),
+                        ("--host", "10.0.0.11"), ("--local-directory", "/tmp/clusterbench-s1/pi1-0")]:
+        assert worker[worker.index(flag) + 1] == value
+
+
+def test_connect_options_check_host_keys_by_default():
+    host = parse_inventory(MIXED).hosts[0]
+    options = connect_options(host)
+    assert options == {"port": 22, "connect_timeout": 10.0, "username": "pi",
+                       "client_keys": ["~/.ssh/pi"]}
+    assert "known_hosts" not in options  # asyncssh then checks ~/.ssh/known_hosts
+
+
+def test_ansible_import(tmp_path):
+    path = tmp_path / "hosts.yml"
+    path.write_text("""
+all:
+  vars:
+    ansible_user: pi
+    ansible_python_interpreter: /usr/bin/python3
+  children:
+    pis:
+      vars:
+        ansible_ssh_private_key_file: ~/.ssh/pi_ed25519
+        clusterbench_workers: 4
+      hosts:
+        pi1: {ansible_host: 192.0.2.11}
+        pi2: {ansible_host: 192.0.2.12, ansible_port: 2222, clusterbench_threads: 2}
+    desktops:
+      hosts:
+        desk: {ansible_host: 192.0.2.20, ansible_user: me}
+""")
+    converted = read_ansible(path)
+    inventory = parse_inventory(converted | {"scheduler": {"address": "192.0.2.1"}})
+    pi1, pi2, desk = inventory.hosts
+    assert (pi1.address, pi1.user, pi1.identity, pi1.workers) == (
+        "192.0.2.11", "pi", ("~/.ssh/pi_ed25519",), 4)
+    assert (pi2.port, pi2.threads, pi2.python) == (2222, 2, "/usr/bin/python3")
+    assert (desk.user, desk.tags, desk.workers) == ("me", ("desktops",), 1)
+    assert pi1.tags == ("pis",)
