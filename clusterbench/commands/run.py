@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clusterbench.commands.common import err, inventory_from, out
-from clusterbench.errors import UsageError
+from clusterbench.errors import ScenarioError, UsageError
 from clusterbench.results.environment import capture_environment
 from clusterbench.results.store import RunStore, new_run_id
 from clusterbench.runner.execute import Sweep
@@ -40,7 +40,10 @@ def _check_workloads(scenario: Scenario) -> None:
     from clusterbench.workloads.registry import resolve
 
     for choice in scenario.workloads:
-        resolve(choice.name).size_params(choice.size) if ":" not in choice.name else None
+        workload = resolve(choice.name)
+        if choice.size not in workload.sizes:
+            raise ScenarioError(f"workload {choice.name!r} has no size {choice.size!r}; "
+                                f"valid: {', '.join(workload.sizes)}")
 
 
 def _backend(args: argparse.Namespace, inventory):  # noqa: ANN202 - either backend

@@ -39,7 +39,7 @@ from clusterbench.lab.state import (
     running,
     save_state,
 )
-from clusterbench.lab.system import require_lab_support, terminate
+from clusterbench.lab.system import require_lab_support, require_root, terminate
 
 DEFAULT_SUBNET = "10.203.0.0/24"
 DEFAULT_NAME = "cb"
@@ -219,12 +219,21 @@ def _build(state: LabState, prefixlen: int, timeout: float) -> LabState:
     host_keys = {h.address: _prepare_host(state, h, prefixlen, authorized) for h in state.hosts}
     for host in state.hosts:
         state = _start_host(state, host)
-    sshd.wait_ready(
-        {h.name: (h.address, h.sshd_pid, Path(h.sshd_log)) for h in state.hosts}, timeout
-    )
+    _wait_for_sshds(state, timeout)
     Path(state.known_hosts).write_text(sshd.known_hosts_text(host_keys))
     write_inventory(state)
     return state
+
+
+def _wait_for_sshds(state: LabState, timeout: float) -> None:
+    """Wait until every sshd listens, then check each recorded PID really is that sshd."""
+    sshd.wait_ready(
+        {h.name: (h.address, h.sshd_pid, Path(h.sshd_log)) for h in state.hosts}, timeout
+    )
+    for host in state.hosts:
+        # nsenter, unshare and sh all exec, so the spawned PID must be sshd; down relies on it.
+        if not sshd.is_ours(host.sshd_pid, host.sshd_config):
+            raise LabError(f"fake host {host.name}: PID {host.sshd_pid} is not its sshd")
 
 
 def _prepare_host(state: LabState, host: HostState, prefixlen: int, authorized: Path) -> str:
@@ -273,6 +282,7 @@ def down(state: LabState, grace: float = 3.0) -> None:
     LabError
         Naming the first resource that could not be removed (the rest were still tried).
     """
+    require_root()
     # sshd first, so no new session starts a process while the namespaces are swept.
     terminate([h.sshd_pid for h in state.hosts if sshd.is_ours(h.sshd_pid, h.sshd_config)], grace)
     terminate([pid for pids in processes_in(state).values() for pid in pids], grace)

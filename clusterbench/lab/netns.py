@@ -17,6 +17,7 @@ from clusterbench.lab.system import run
 
 NETNS_DIR = Path("/run/netns")
 SYS_NET = Path("/sys/class/net")
+IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
 # RFC 1918 only: Python's is_private also admits TEST-NETs, which real machines use.
 PRIVATE = tuple(
     ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -63,6 +64,9 @@ def netns_exists(name: str) -> bool:
 def create_bridge(bridge: str, address: str, prefixlen: int) -> None:
     """Create *bridge* with *address*/*prefixlen* and bring it up."""
     run(["ip", "link", "add", bridge, "type", "bridge"])
+    if IPV6_CONF.exists():
+        # No self-made IPv6 link-local address: the lab uses only the addresses it assigns.
+        (IPV6_CONF / bridge / "disable_ipv6").write_text("1")
     run(["ip", "addr", "add", f"{address}/{prefixlen}", "dev", bridge])
     run(["ip", "link", "set", bridge, "up"])
 
@@ -70,12 +74,13 @@ def create_bridge(bridge: str, address: str, prefixlen: int) -> None:
 def create_host_network(netns: str, veth: str, bridge: str, cidr: str, gateway: str) -> None:
     """Make namespace *netns* with ``eth0`` at *cidr* (``10.203.0.2/24``) plugged into *bridge*."""
     inside = ["ip", "-n", netns]
+    no_link_local = ["addrgenmode", "none"] if IPV6_CONF.exists() else []
     run(["ip", "netns", "add", netns])
     run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns])
-    run(["ip", "link", "set", veth, "master", bridge, "up"])
+    run(["ip", "link", "set", veth, "master", bridge, *no_link_local, "up"])
     run([*inside, "addr", "add", cidr, "dev", "eth0"])
     run([*inside, "link", "set", "lo", "up"])
-    run([*inside, "link", "set", "eth0", "up"])
+    run([*inside, "link", "set", "eth0", *no_link_local, "up"])
     run([*inside, "route", "add", "default", "via", gateway])
 
 

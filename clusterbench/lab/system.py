@@ -106,6 +106,15 @@ def _signal(pids: list[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
+def require_root() -> None:
+    """Refuse (LabError) unless this is Linux and we are root."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        raise LabError(
+            "clusterbench lab needs root on Linux (network namespaces, cgroups); "
+            "run as root or use a local inventory"
+        )
+
+
 def require_lab_support(memory: bool) -> None:
     """Refuse (LabError) unless this is Linux, we are root, the tools and cgroup v1 exist.
 
@@ -114,11 +123,7 @@ def require_lab_support(memory: bool) -> None:
     memory
         Also require the cgroup v1 memory controller (some host has a memory limit).
     """
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        raise LabError(
-            "clusterbench lab needs root on Linux (network namespaces, cgroups); "
-            "run as root or use a local inventory"
-        )
+    require_root()
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise LabError(f"clusterbench lab needs {', '.join(missing)}; install with `{INSTALL}`")

@@ -17,6 +17,7 @@ A new queue system is one :class:`QueueLauncher` line below (plus a
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import re
@@ -27,6 +28,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from dask.utils import parse_bytes
 
 from clusterbench.errors import CommandError, InventoryError, LaunchError
 from clusterbench.inventory.model import QueueHost
@@ -91,9 +94,8 @@ class QueueLauncher:
     defaults: tuple[tuple[str, Any], ...] = ()
 
     def job_cls(self) -> type:
-        """The dask-jobqueue ``Job`` class (imports dask_jobqueue)."""
-        module, _, name = self.job_class.partition(":")
-        return getattr(importlib.import_module(module), name)
+        """The dask-jobqueue ``Job`` class, with rejected submissions reported (see below)."""
+        return _job_class(self.job_class)
 
     def spec_names(self, host: QueueHost, context: SpecContext) -> list[str]:
         """One name per job: ``<cluster>-<host>-<j>``."""
@@ -286,20 +288,81 @@ def cancel(host: QueueHost, job_ids: Sequence[str]) -> None:
     launcher_of(host).cancel(host, job_ids)
 
 
+# --- Job classes ---------------------------------------------------------------------
+
+
+class _ReportSubmitErrors:
+    """Mixin for a dask-jobqueue ``Job``: a rejected submission fails cleanly and says why.
+
+    Without it a failed ``sbatch`` leaves the Job in ``Status.created``; SpecCluster's
+    cleanup then asserts on that status and the user sees ``AssertionError:
+    Status.created`` instead of the queue's stderr (distributed 2026.8, jobqueue 0.9).
+    """
+
+    name: str
+    status: Any
+
+    async def start(self) -> None:
+        try:
+            await super().start()  # type: ignore[misc]
+        except Exception as err:
+            from distributed.core import Status
+
+            self.status = Status.failed
+            if isinstance(err, RuntimeError):
+                raise _submit_error(self.name, err) from err
+            raise
+
+
+@functools.cache
+def _job_class(path: str) -> type:
+    """``module:Class`` of a dask-jobqueue Job, subclassed once with the mixin above."""
+    module, _, name = path.partition(":")
+    base = getattr(importlib.import_module(module), name)
+    namespace = {"__module__": __name__, "__qualname__": name, "__doc__": base.__doc__}
+    return type(name, (_ReportSubmitErrors, base), namespace)
+
+
+_JOBQUEUE_ERROR = re.compile(
+    r"Exit code: (?P<code>-?\d+)\nCommand:\n(?P<command>.*?)\n"
+    r"stdout:\n(?P<stdout>.*?)\nstderr:\n(?P<stderr>.*)",
+    re.DOTALL,
+)
+
+
+def _submit_error(spec_name: str, err: RuntimeError) -> LaunchError:
+    """dask-jobqueue's multi-line RuntimeError from the submit command, as one line."""
+    match = _JOBQUEUE_ERROR.search(str(err))
+    if match is None:
+        last = str(err).strip().splitlines()[-1:] or ["(no message)"]
+        return LaunchError(f"{spec_name}: job submission failed: {last[0]}")
+    return CommandError(
+        match["command"].strip(),
+        int(match["code"]),
+        match["stdout"],
+        match["stderr"],
+        where=spec_name,
+    )
+
+
 # --- option conversions -------------------------------------------------------------
 
 
 def _size(host: QueueHost) -> str:
     """``host.memory`` as an exact dask size string (``"1GB"``, ``"512MiB"``, ``"1234B"``)."""
-    if not isinstance(host.memory, int):
+    memory = host.memory
+    # pydantic does not validate defaults: an omitted memory is still the string "1GB".
+    if isinstance(memory, str) and memory != "auto":
+        memory = parse_bytes(memory)
+    if not isinstance(memory, int):
         raise InventoryError(
             f"host {host.name!r}: memory must be a size such as '4GB' for a queue host "
-            f"(the job requests it), not {host.memory!r}"
+            f"(the job requests it), not {memory!r}"
         )
     for unit, factor in (("GiB", 2**30), ("GB", 10**9), ("MiB", 2**20), ("MB", 10**6)):
-        if host.memory % factor == 0:
-            return f"{host.memory // factor}{unit}"
-    return f"{host.memory}B"
+        if memory % factor == 0:
+            return f"{memory // factor}{unit}"
+    return f"{memory}B"
 
 
 def _job_name(context: SpecContext) -> str:

@@ -50,10 +50,11 @@ N_SPLITS = 3
 
 # Serial seconds measured on the 2-core dev machine (one BLAS thread):
 #   tiny    600 samples   ~0.6 s
-#   small  5000 samples   ~20 s
-#   full  20000 samples   ~5 min (extrapolated from single fits: ~4-9 s each, 48 fits)
-# C stops at 10: with C=100 one poly fit alone takes minutes at full size, and a single
-# task that long caps every speedup.
+#   small  5000 samples   ~12 s
+#   full  20000 samples   ~4.5 min (extrapolated from single full-size fits of 4-9 s each;
+#                                   shrinking=False costs the same as True)
+# C stops at 10: one poly fit with C=100 took 22 s at half the full size (~n^2 beyond), and
+# a single task that long would cap every speedup.
 SVC_GRID: dict[str, list[Any]] = {
     "C": [0.01, 0.1, 1.0, 10.0],
     "kernel": ["rbf", "poly"],
@@ -67,13 +68,13 @@ SVC_SIZES: dict[str, dict[str, Any]] = {
 
 # Serial seconds measured on the 2-core dev machine (one BLAS thread), scikit-learn / dask-ml:
 #   tiny    400 x 40    ~0.3 s / ~0.2 s
-#   small  4000 x 200   ~2 s / ~1 s
-#   full  10000 x 500   ~30 s / ~10 s
+#   small  6000 x 300   ~7.5 s / ~3 s
+#   full  10000 x 500   ~26 s / ~8.5 s (same best parameters)
 PIPELINE_C = [1e-4, 1.0, 1e4]
 PIPELINE_L1_RATIO = [0.0, 1.0]
 PIPELINE_SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_samples": 400, "n_features": 40, "n_components": [5, 10, 20]},
-    "small": {"n_samples": 4_000, "n_features": 200, "n_components": [10, 50, 100]},
+    "small": {"n_samples": 6_000, "n_features": 300, "n_components": [10, 50, 150]},
     "full": {"n_samples": 10_000, "n_features": 500, "n_components": [10, 50, 250]},
 }
 

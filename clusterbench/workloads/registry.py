@@ -1,0 +1,106 @@
+"""Registry of the built-in workloads and resolution of users' own.
+
+A scenario names a workload either by its registry name (see :data:`WORKLOADS`)
+or as ``package.module:attribute``, where *attribute* is a
+:class:`~clusterbench.workloads.base.Workload`.  A user workload follows the
+same contract as the built-in ones:
+
+``prepare(size, seed, **params) -> data``
+    Build the inputs (not timed).  Must be deterministic in ``(size, seed)``:
+    the serial reference and every measured point call it separately.
+``run(data, ctx) -> result``
+    The timed computation.  All parallel work goes through the
+    :class:`~clusterbench.runner.modes.ExecutionContext`: ``ctx.compute(*delayed)``,
+    ``ctx.map(func, items)`` or scikit-learn code inside ``with ctx.joblib():``.
+    Aim for tasks of 100 ms or more and at least 4 tasks per ``ctx.slots``.
+``verify(result, reference) -> Verdict``
+    Compare with the answer of the same workload run under ``synchronous``.
+``sizes``
+    ``{"tiny": {...}, "small": {...}, "full": {...}}``: the parameters of each
+    size (``tiny`` runs in tests in about a second).
+
+Functions that become tasks must be defined at module level, and their
+arguments picklable: the ``processes`` and ``distributed`` schedulers pickle
+them, and distributed workers import the module by name, so it must be
+importable on every host.  If the result has a ``metrics`` mapping (e.g.
+``{"n_tasks": 8}``), the runner stores it with the measurement.
+
+Importing this module does not import scikit-learn or dask: the workload
+modules import them inside their functions, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from clusterbench.errors import ScenarioError
+from clusterbench.workloads import gridsearch, montecarlo, randomforest
+from clusterbench.workloads.base import Workload
+
+WORKLOADS: dict[str, Workload] = {
+    workload.name: workload
+    for workload in (
+        montecarlo.WORKLOAD,
+        randomforest.WORKLOAD,
+        gridsearch.SVC_WORKLOAD,
+        gridsearch.PIPELINE_WORKLOAD,
+        gridsearch.PIPELINE_AWARE_WORKLOAD,
+    )
+}
+
+
+def resolve(name: str) -> Workload:
+    """The workload called *name*: a registry name or ``package.module:attribute``.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`WORKLOADS`, or an import path whose attribute is a
+        :class:`~clusterbench.workloads.base.Workload`.
+
+    Returns
+    -------
+    Workload
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the valid workloads and the closest match, or why the
+        import path does not lead to a workload.
+    """
+    if name in WORKLOADS:
+        return WORKLOADS[name]
+    if ":" in name:
+        return _import_workload(name)
+    valid = ", ".join(WORKLOADS)
+    close = difflib.get_close_matches(name, list(WORKLOADS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ScenarioError(
+        f"unknown workload {name!r}: valid are {valid}, or package.module:attribute{hint}"
+    )
+
+
+def _import_workload(path: str) -> Workload:
+    """Import ``package.module:attribute`` (the attribute may be dotted) and check its type."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ScenarioError(f"workload {path!r}: expected package.module:attribute")
+    try:
+        target: object = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(f"workload {path!r}: cannot import {module_name!r}: {exc}") from exc
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ScenarioError(
+                f"workload {path!r}: {module_name!r} has no attribute {attribute!r}"
+            )
+        target = getattr(target, part)
+    if not isinstance(target, Workload):
+        raise ScenarioError(
+            f"workload {path!r} is a {type(target).__name__}, not a clusterbench Workload"
+        )
+    return target
+
+
+__all__ = ["WORKLOADS", "resolve"]

@@ -1,0 +1,31 @@
+"""User-style workloads for tests: plugged in as ``tests.sample_workloads:NAME``."""
+
+from __future__ import annotations
+
+from clusterbench.workloads.base import Verdict, Workload
+
+
+def _prepare(size: str, seed: int) -> list[int]:
+    return list(range(1000))
+
+
+def _square_sum(data: list[int], ctx) -> int:  # noqa: ANN001 - an ExecutionContext
+    return sum(ctx.map(_square, data[:20]))
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _off_by_one(data: list[int], ctx) -> int:  # noqa: ANN001
+    # Deliberately wrong whenever it runs in parallel: the runner must flag it.
+    return _square_sum(data, ctx) + (ctx.workers > 1 or ctx.scheduler != "synchronous")
+
+
+def _equal(result: int, reference: int) -> Verdict:
+    return Verdict(result == reference, f"{result} != {reference}" if result != reference else "")
+
+
+SIZES = {"tiny": {}, "small": {}, "full": {}}
+SQUARES = Workload("squares", _prepare, _square_sum, _equal, SIZES, "sum of squares")
+WRONG = Workload("wrong", _prepare, _off_by_one, _equal, SIZES, "answers wrong in parallel")
