@@ -24,8 +24,9 @@ def inventory_from(path: str | None) -> Inventory:
 
 
 def out() -> Console:
-    """Console for results (stdout)."""
-    return Console(highlight=False)
+    """Console for results (stdout); wide enough for the speedup table when piped."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)
 
 
 def err() -> Console:

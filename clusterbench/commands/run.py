@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
                       schedulers=args.schedulers, workers=args.workers, repeats=args.repeats,
                       warmup=args.warmup, seed=args.seed)
     _check_workloads(scenario)
+    # Nanny shutdown chatter ("still alive after 4 s, killing") is not for the user.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     inventory = inventory_from(args.inventory)
     backend = _backend(args, inventory) if "distributed" in scenario.schedulers else None
     try:

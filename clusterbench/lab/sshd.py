@@ -109,7 +109,7 @@ def wait_ready(targets: dict[str, tuple[str, int, Path]], timeout: float = 10.0)
             if accepts(address):
                 del waiting[host]
             elif not alive(pid):
-                raise LabError(f"fake host {host}: sshd exited at start: {_last_line(log)}")
+                raise LabError(f"fake host {host}: sshd exited at start: {_log_tail(log)}")
         if waiting and time.monotonic() > deadline:
             host, (address, _, log) = next(iter(waiting.items()))
             raise LabError(
@@ -129,12 +129,12 @@ def accepts(address: str, timeout: float = 0.2) -> bool:
         return False
 
 
-def _last_line(log: Path) -> str:
+def _log_tail(log: Path) -> str:
     try:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except FileNotFoundError:
         lines = []
-    return lines[-1].strip() if lines else f"no output (see {log})"
+    return " | ".join(line.strip() for line in lines[-2:]) if lines else f"no output (see {log})"
 
 
 def known_hosts_text(entries: dict[str, str]) -> str:

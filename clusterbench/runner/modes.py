@@ -172,4 +172,12 @@ def open_mode(
             ctx.pool = stack.enter_context(
                 ProcessPoolExecutor(workers, initializer=_limit_blas, initargs=(blas,))
             )
+            _prestart(ctx.pool, workers)
         yield ctx
+
+
+def _prestart(pool: Executor, workers: int) -> None:
+    """Spawn every pool process now: ProcessPoolExecutor starts them lazily, which would
+    put interpreter start-up inside the first timed repeat."""
+    for future in [pool.submit(os.getpid) for _ in range(workers)]:
+        future.result()

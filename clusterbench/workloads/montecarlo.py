@@ -43,11 +43,12 @@ SECONDS_PER_PATH_DAY = 40e-9
 MIN_TASK_SECONDS = 0.1
 TASKS_PER_SLOT = 4
 
-# Serial seconds measured on the 2-core dev machine (numpy, one BLAS thread):
-#   tiny   1,000 paths x 1460 days  ~0.06 s
-#   small  4,000 paths x 1460 days  ~0.22 s
-#   full  10,000 paths x 1460 days  ~0.55 s   (the published size; the source's 2 min 49 s
-#                                              was a pure-Python loop over days)
+# Serial seconds measured on the 2-core dev machine (numpy, one BLAS thread; the second
+# figure with the cores shared with other jobs):
+#   tiny   1,000 paths x 1460 days  0.06 s / 0.13 s
+#   small  4,000 paths x 1460 days  0.21 s / 0.36 s
+#   full  10,000 paths x 1460 days  0.53 s / 1.0 s  (the published size; the source's
+#                                   2 min 49 s was a pure-Python loop over the days)
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_paths": 1_000, "days": 365 * 4},
     "small": {"n_paths": 4_000, "days": 365 * 4},
@@ -86,6 +87,11 @@ class MonteCarloData:
     def n_blocks(self) -> int:
         """Number of fixed-size path blocks (the last one may be short)."""
         return math.ceil(self.n_paths / self.block_paths)
+
+    @property
+    def estimated_seconds(self) -> float:
+        """Serial time predicted from :data:`SECONDS_PER_PATH_DAY`."""
+        return self.n_paths * self.option.days * SECONDS_PER_PATH_DAY
 
 
 @dataclass(frozen=True)
@@ -199,8 +205,7 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
     -------
     MonteCarloResult
     """
-    estimate = data.n_paths * data.option.days * SECONDS_PER_PATH_DAY
-    n_tasks = plan_tasks(data.n_blocks, estimate, ctx.slots, data.min_task_seconds)
+    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, data.min_task_seconds)
     ranges = np.array_split(np.arange(data.n_blocks), n_tasks)
     tasks = [(data, int(blocks[0]), int(blocks[-1]) + 1) for blocks in ranges]
     payoffs = np.concatenate(ctx.map(price_blocks, tasks))

@@ -29,10 +29,12 @@ from clusterbench.workloads.base import Verdict, Workload
 if TYPE_CHECKING:
     import numpy as np
 
-# Serial seconds measured on the 2-core dev machine (fit + score, one BLAS thread):
-#   tiny     50 trees   ~0.2 s
-#   small  3000 trees   ~10 s
-#   full   8000 trees   ~26 s  (the published size; the source took 15 min on its desktop)
+# Serial seconds measured on the 2-core dev machine (fit + score, one BLAS thread; the
+# second figure with the cores shared with other jobs):
+#   tiny     50 trees   0.17 s / 0.6 s
+#   small  3000 trees   ~10 s (2000 took 6.9 s) / 16 s
+#   full   8000 trees   ~28 s (extrapolated) / 71 s  (the published size; the source took
+#                       15 min on its desktop)
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_estimators": 50},
     "small": {"n_estimators": 3_000},

@@ -158,6 +158,21 @@ def test_failed_up_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert load_state(tmp_path) is None
 
 
+def test_sshd_that_dies_at_start_is_reported_and_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_lab()
+    saved: list[LabState] = []
+    monkeypatch.setattr(lab_hosts.sshd, "config_text", lambda *args: "NoSuchOption yes\n")
+    monkeypatch.setattr(lab_hosts, "save_state", lambda s: saved.append(s))
+    with pytest.raises(
+        LabError, match=r"fake host pi1: sshd exited at start: .*NoSuchOption.* \| "
+    ):
+        Lab(unique_name()).up("pi:1x0.5", tmp_path, subnet=free_subnet())
+    assert saved[-1].host("pi1").sshd_pid is not None
+    assert leftovers(saved[-1]) == []
+
+
 def test_bad_spec_makes_nothing(tmp_path: Path) -> None:
     with pytest.raises(LabError, match=r"lab spec 'pi:4x': expected KIND:COUNTxCPU"):
         Lab(unique_name()).up("pi:4x,desktop:1x1.0", tmp_path)
