@@ -1,0 +1,28 @@
+"""``clusterbench doctor -i INVENTORY``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from rich.table import Table
+
+from clusterbench.cluster.doctor import examine
+from clusterbench.commands.common import out
+from clusterbench.inventory.load import load_inventory
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Check every host; exit 1 when any host fails."""
+    inventory = load_inventory(args.inventory)
+    reports = asyncio.run(examine(inventory, args.timeout))
+    table = Table(title=f"doctor: {inventory.cluster!r}")
+    for column in ("host", "verdict", "python", "cpus", "arch", "problems / fixes"):
+        table.add_column(column)
+    for report in reports:
+        facts = report.facts
+        table.add_row(report.host, "[green]ok[/]" if report.ok else "[red]FAIL[/]",
+                      str(facts.get("python", "-")), str(facts.get("cpus", "-")),
+                      str(facts.get("arch", "-")), "\n".join(report.problems) or "-")
+    out().print(table)
+    return 0 if all(r.ok for r in reports) else 1

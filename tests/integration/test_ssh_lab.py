@@ -1,0 +1,165 @@
+"""SSH launcher on a real virtual lab: netns hosts, real sshd, cgroup limits, real dask.
+
+The lab is made by tests.fixtures.lab (skipped without root/sshd, failing in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
+from clusterbench.lab import processes_in
+from tests.fixtures.lab import make_lab
+
+pytestmark = [pytest.mark.integration, pytest.mark.root]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def lab(request, tmp_path_factory):
+    return make_lab(request, tmp_path_factory, "pi:2x0.25cpu/512MB,desktop:1x1.0cpu")
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def variant(lab, tmp_path: Path, **changes) -> Path:
+    """A copy of the lab inventory with some hosts' fields changed ({host: {field: value}})."""
+    data = yaml.safe_load(Path(lab.inventory).read_text())
+    for host in data["hosts"]:
+        host.update(changes.get(host["name"], {}))
+    data["min_workers"] = changes.get("min_workers")
+    if data["min_workers"] is None:
+        del data["min_workers"]
+    path = tmp_path / "variant.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def no_worker_left(lab) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        leftovers = {h: pids for h, pids in processes_in(lab).items()
+                     if any(_is_worker(pid) for pid in pids)}
+        if not leftovers:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"dask_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
+    up = cli("up", lab.inventory)
+    assert up.returncode == 0, up.stderr
+    state = read_state(next(state_dir().glob("cluster-lab.json")))
+    rows = {w["name"]: w for w in state["workers"]}
+    assert set(rows) == {"pi1-0", "pi2-0", "desktop1-0"}
+    addresses = {w["address"].split("//")[1].split(":")[0] for w in rows.values()}
+    assert addresses == {h.address for h in lab.hosts}          # distinct fake hosts
+    assert rows["pi1-0"]["memory"] == 512 * 2**20 // 1           # per-host memory from inventory
+    assert all(w["threads"] == 1 for w in rows.values())
+    status = cli("status")
+    assert status.returncode == 0 and "desktop1-0" in status.stdout
+
+    results = tmp_path / "results"
+    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
+              "--schedulers", "distributed", "--workers", "1..max", "--repeats", "1",
+              "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr
+    (run_dir,) = results.iterdir()
+    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert [r["workers"] for r in records if r["scheduler"] == "distributed"] == [1, 2, 3]
+    assert all(r["verified"] for r in records)
+
+    down = cli("down")
+    assert down.returncode == 0, down.stderr
+    assert not pid_alive(state["pid"])
+    assert no_worker_left(lab)
+
+
+def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
+    results = tmp_path / "results"
+    run = cli("run", "scaling", "-i", lab.inventory, "--size", "tiny",
+              "--workloads", "montecarlo,randomforest", "--schedulers", "synchronous,distributed",
+              "--workers", "1,3", "--repeats", "1", "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr + run.stdout
+    (run_dir,) = results.iterdir()
+    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    distributed = [r for r in records if r["scheduler"] == "distributed"]
+    assert {tuple(r["worker_hosts"]) for r in distributed} == {("pi1",), ("pi1", "pi2", "desktop1")}
+    assert all(r["verified"] for r in records)
+    assert no_worker_left(lab)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"pi2": {"address": "{unused}"}}, "host 'pi2': cannot connect to {unused}:22"),
+    ({"pi2": {"identity": ["{wrong_key}"]}}, "host 'pi2' ({pi2}:22): authentication failed"),
+    ({"pi2": {"known_hosts": "{empty}"}}, "host 'pi2' ({pi2}:22): host key is not in {empty}; "
+                                          "accept it with 'ssh-keyscan -p 22 {pi2} >> {empty}'"),
+    ({"pi2": {"python": "/nonexistent/python3"}}, "pi2: command "),
+    ({"pi2": {"python": "/usr/bin/python3"}}, "No module named"),
+])
+def test_bad_host_is_one_line_naming_it_and_nothing_is_left(lab, tmp_path, change, message):
+    values = _placeholders(lab, tmp_path)
+    change = {h: {k: _fill(v, values) for k, v in f.items()} for h, f in change.items()}
+    up = cli("up", str(variant(lab, tmp_path, **change), ), "--timeout", "20")
+    assert up.returncode == 3, up.stdout + up.stderr
+    line = up.stderr.strip().splitlines()[-1]
+    assert line.startswith("clusterbench: error: ") and _fill(message, values) in line
+    assert "Traceback" not in up.stderr
+    assert not list(state_dir().glob("cluster-lab.json"))
+    assert no_worker_left(lab)
+
+
+def test_min_workers_carries_on_without_the_bad_host(lab, tmp_path):
+    path = variant(lab, tmp_path, pi2={"python": "/nonexistent/python3"}, min_workers=2)
+    up = cli("up", str(path), "--timeout", "30")
+    assert up.returncode == 0, up.stderr
+    assert "left out pi2-0" in up.stderr
+    assert "pi1-0" in up.stdout and "desktop1-0" in up.stdout and "pi2-0" not in up.stdout
+    assert cli("down").returncode == 0
+    assert no_worker_left(lab)
+
+
+def test_doctor_reports_each_host(lab, tmp_path):
+    good = cli("doctor", "-i", lab.inventory)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.count(" ok ") >= 3 or good.stdout.count("ok") >= 3
+    bad = cli("doctor", "-i", str(variant(lab, tmp_path, pi2={"python": "/usr/bin/python3"})))
+    assert bad.returncode == 1
+    assert "FAIL" in bad.stdout and "dask missing" in bad.stdout
+
+
+def _placeholders(lab, tmp_path: Path) -> dict[str, str]:
+    import asyncssh
+
+    wrong = tmp_path / "wrong_key"
+    wrong.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    wrong.chmod(0o600)
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    base = lab.hosts[-1].address.rsplit(".", 1)[0]
+    return {"unused": f"{base}.250", "wrong_key": str(wrong), "empty": str(empty),
+            "pi2": lab.host("pi2").address}
+
+
+def _fill(value, values):  # noqa: ANN001, ANN202
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value.format(**values) if isinstance(value, str) else value
