@@ -116,7 +116,8 @@ def wait_ready(path: Path, pid: int, timeout: float) -> dict[str, Any]:
         if state.get("status") == "ready":
             return state
         if state.get("status") == "failed":
-            _reap(pid)
+            _reap(pid)  # the daemon stops what it started before it exits
+            path.unlink(missing_ok=True)
             raise LaunchError(state.get("error", "the cluster failed to start"))
         if not pid_alive(pid):
             path.unlink(missing_ok=True)

@@ -213,7 +213,9 @@ class QueueLauncher:
         if not ids:
             return {}
         query = self.status
-        return query.parse(_run_tolerant(query.command(ids), host, query.gone))
+        states = query.parse(_run_tolerant(query.command(ids), host, query.gone))
+        # Some tools (SGE's qstat) list every job of the user: keep ours.
+        return {job: state for job, state in states.items() if job in ids}
 
     def cancel(self, host: QueueHost, job_ids: Sequence[str]) -> None:
         """Cancel *job_ids* with the Job class's cancel command (``scancel`` ...); blocking."""
@@ -255,17 +257,38 @@ def run_queue_command(argv: Sequence[str], *, where: str, timeout: float = 30) -
     return proc.stdout
 
 
-def pending_error(host: QueueHost, states: dict[str, JobState], waited: float) -> LaunchError:
-    """The one-line error for jobs still not running at the deadline, with the queue's reasons."""
-    waiting = {job: st for job, st in states.items() if st.state != "RUNNING"}
-    detail = ", ".join(
-        f"job {job} {st.state}" + (f" ({st.reason})" if st.reason else "")
-        for job, st in sorted(waiting.items())
-    )
-    return LaunchError(
-        f"host {host.name!r}: {len(waiting)} job(s) not running after {waited:.0f} s: "
-        f"{detail or 'none left in the queue'}"
-    )
+def pending_error(
+    host: QueueHost, states: dict[str, JobState], waited: float, job_ids: Sequence[str] = ()
+) -> LaunchError:
+    """The one-line error for jobs whose workers did not register by the deadline.
+
+    Parameters
+    ----------
+    host
+        The queue host.
+    states
+        :meth:`QueueLauncher.queue_state` of the jobs whose workers are missing.
+    waited
+        Seconds waited.
+    job_ids
+        Those jobs' ids: an id absent from *states* has left the queue (it failed or ended).
+
+    Returns
+    -------
+    LaunchError
+        ``host 'hpc': workers not registered after 120 s: job 13 PENDING (Resources), ...``
+    """
+    parts = [_describe(job, states[job]) for job in sorted(states)]
+    parts += [f"job {job} left the queue (see its log)" for job in job_ids if job not in states]
+    detail = ", ".join(parts) or "no job in the queue"
+    return LaunchError(f"host {host.name!r}: workers not registered after {waited:.0f} s: {detail}")
+
+
+def _describe(job: str, state: JobState) -> str:
+    """``job 13 PENDING (Resources)`` / ``job 12 RUNNING on vm``."""
+    text = f"job {job} {state.state}"
+    text += f" ({state.reason})" if state.reason else ""
+    return text + (f" on {state.node}" if state.node else "")
 
 
 def launcher_of(host: QueueHost) -> QueueLauncher:

@@ -96,13 +96,16 @@ def test_host_keys_are_checked(lab: LabState, tmp_path: Path) -> None:
 
 def test_quarter_core_host_is_slower(lab: LabState) -> None:
     command = f"{lab.python} -c '{LOOP}'"
-    # Interleaved and best-of-two: this box is shared, only the ratio is meaningful.
+    # Interleaved, best-of-N: this box is shared, so a busy moment can starve the 1.0 host
+    # too; more rounds (at most 5) are run only while the best times do not yet separate.
     times: dict[str, list[float]] = {"pi1": [], "desktop1": []}
-    for _ in range(2):
+    for _ in range(5):
         for host in times:
             times[host].append(float(on(lab, host, command)))
-    ratio = min(times["pi1"]) / min(times["desktop1"])
-    assert ratio > 1.8, times
+        ratio = min(times["pi1"]) / min(times["desktop1"])
+        if len(times["pi1"]) >= 2 and ratio > 1.8:
+            break
+    assert ratio > 1.8, f"pi1/desktop1 = {ratio:.2f}; times {times}"
 
 
 def test_inventory_loads_and_matches_the_lab(lab: LabState) -> None:

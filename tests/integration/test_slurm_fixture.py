@@ -139,7 +139,7 @@ def test_unsatisfiable_job_pends_with_reason(slurm_cluster: SlurmCluster, tmp_pa
     # More CPUs than the node has: sbatch accepts it, SLURM keeps it pending forever.
     host = _host(tmp_path, cores=slurm_cluster.cpus + 1)
 
-    async def scenario() -> dict:
+    async def scenario() -> tuple[dict, list[str]]:
         specs = SLURM.worker_specs(host, CONTEXT)
         async with SpecCluster(scheduler=SCHEDULER, workers=specs, asynchronous=True) as cluster:
             job_ids = [job.job_id for job in cluster.workers.values()]
@@ -150,10 +150,10 @@ def test_unsatisfiable_job_pends_with_reason(slurm_cluster: SlurmCluster, tmp_pa
                     break
                 await asyncio.sleep(0.2)
         _assert_gone(slurm_cluster, job_ids)
-        return states
+        return states, job_ids
 
-    states = asyncio.run(scenario())
+    states, job_ids = asyncio.run(scenario())
     assert [state.state for state in states.values()] == ["PENDING"]
-    message = str(pending_error(host, states, waited=20))
-    assert "PartitionConfig" in message
-    assert "'hpc'" in message
+    message = str(pending_error(host, states, waited=20, job_ids=job_ids))
+    expected = f"job {job_ids[0]} PENDING (PartitionConfig)"
+    assert message == f"host 'hpc': workers not registered after 20 s: {expected}"

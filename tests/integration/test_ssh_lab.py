@@ -28,6 +28,14 @@ def lab(request, tmp_path_factory):
     return make_lab(request, tmp_path_factory, "pi:2x0.25cpu/512MB,desktop:1x1.0cpu")
 
 
+@pytest.fixture(autouse=True)
+def down_after(lab):
+    """Whatever a test asserts, the cluster it brought up is stopped."""
+    yield
+    if list(state_dir().glob("cluster-*.json")):
+        cli("down")
+
+
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
@@ -72,7 +80,7 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
     assert set(rows) == {"pi1-0", "pi2-0", "desktop1-0"}
     addresses = {w["address"].split("//")[1].split(":")[0] for w in rows.values()}
     assert addresses == {h.address for h in lab.hosts}          # distinct fake hosts
-    assert rows["pi1-0"]["memory"] == 512 * 2**20 // 1           # per-host memory from inventory
+    assert rows["pi1-0"]["memory"] == lab.host("pi1").memory     # per-host memory from inventory
     assert all(w["threads"] == 1 for w in rows.values())
     status = cli("status")
     assert status.returncode == 0 and "desktop1-0" in status.stdout

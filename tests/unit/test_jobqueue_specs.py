@@ -326,8 +326,12 @@ def test_parse_pbs_sge_lsf_condor() -> None:
 
 def test_pending_error_is_one_line_with_reasons() -> None:
     states = {"13": JobState("PENDING", "Resources", ""), "12": JobState("RUNNING", "", "vm")}
-    message = str(pending_error(_host(), states, waited=120))
-    assert message == "host 'hpc': 1 job(s) not running after 120 s: job 13 PENDING (Resources)"
+    message = str(pending_error(_host(), states, waited=120, job_ids=["12", "13", "14"]))
+    assert message == (
+        "host 'hpc': workers not registered after 120 s: job 12 RUNNING on vm, "
+        "job 13 PENDING (Resources), job 14 left the queue (see its log)"
+    )
+    assert str(pending_error(_host(), {}, waited=5)).endswith(": no job in the queue")
 
 
 def test_rejected_submission_is_a_one_line_command_error(monkeypatch) -> None:
