@@ -110,11 +110,12 @@ class InventoryCluster(SpecCluster):
                 return [ReadyWorker(slot, registered[slot.name]) for slot in live]
             if time.monotonic() > deadline:
                 missing = [s.name for s in live if s.name not in registered]
+                message = await asyncio.to_thread(self._timeout_message, missing, timeout)
                 if not tolerate_failures:
-                    raise LaunchError(self._timeout_message(missing, timeout))
+                    raise LaunchError(message)
                 for slot in live:
                     if slot.name in missing:
-                        self.failures[slot.spec_name] = self._timeout_message([slot.name], timeout)
+                        self.failures[slot.spec_name] = message
                 return [ReadyWorker(s, registered[s.name]) for s in live if s.name in registered]
             await asyncio.sleep(POLL_SECONDS)
 
@@ -131,17 +132,37 @@ class InventoryCluster(SpecCluster):
                 self.failures[name] = str(failure)
 
     def _timeout_message(self, missing: list[str], timeout: float) -> str:
-        details = [_pending_detail(self.workers.get(self._spec_of(name))) for name in missing]
-        extra = "; ".join(d for d in details if d)
+        """Which workers are missing, and for queue jobs what the queue says of them
+        (jobs running but never connected is dask-jobqueue#391's classic)."""
+        queue = "; ".join(self._queue_details(missing, timeout))
         return (
             f"worker(s) {', '.join(missing)} did not register with the scheduler at "
             f"{self.scheduler_address} within {timeout:g} s"
-            + (f" ({extra})" if extra else "")
+            + (f" ({queue})" if queue else "")
             + "; check that their hosts can reach that address and port"
         )
 
-    def _spec_of(self, worker_name: str) -> str:
-        return next(s.spec_name for s in self.inventory_spec.slots if s.name == worker_name)
+    def _queue_details(self, missing: list[str], timeout: float) -> list[str]:
+        from clusterbench.inventory.model import QueueHost
+        from clusterbench.launchers import jobqueue
+
+        by_host: dict[str, list[str]] = {}
+        for name in missing:
+            slot = next(s for s in self.inventory_spec.slots if s.name == name)
+            job_id = getattr(self.workers.get(slot.spec_name), "job_id", None)
+            if job_id and job_id not in by_host.setdefault(slot.host, []):
+                by_host[slot.host].append(job_id)
+        details = []
+        for host_name, job_ids in by_host.items():
+            host = self.inventory_spec.host(host_name)
+            if isinstance(host, QueueHost) and job_ids:
+                try:
+                    states = jobqueue.queue_state(host, job_ids)
+                except ClusterbenchError as exc:
+                    details.append(f"{host_name}: queue state unknown ({exc})")
+                    continue
+                details.append(str(jobqueue.pending_error(host, states, timeout, job_ids)))
+        return details
 
     def _failure_summary(self, ready: int, wanted: int) -> str:
         reasons = "; ".join(f"{name}: {msg}" for name, msg in self.failures.items())
@@ -150,11 +171,6 @@ class InventoryCluster(SpecCluster):
 
 def _start_failed(worker: Any) -> bool:
     return getattr(worker, "status", None) is not None and str(worker.status) != "Status.running"
-
-
-def _pending_detail(worker: Any) -> str:
-    job_id = getattr(worker, "job_id", None)
-    return f"job {job_id} submitted" if job_id else ""
 
 
 def _one_line(exc: BaseException) -> str:

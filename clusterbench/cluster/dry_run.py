@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from clusterbench.cluster.spec import scheduler_address
 from clusterbench.inventory.model import Inventory, QueueHost, SSHHost
-from clusterbench.launchers.base import SpecContext
+from clusterbench.launchers.base import SpecContext, launcher_for
 
 PLACEHOLDER_SESSION = "DRYRUN"
 
@@ -20,9 +20,8 @@ def describe(inventory: Inventory) -> Iterator[tuple[str, str]]:
                           session=PLACEHOLDER_SESSION)
     for host in inventory.hosts:
         if isinstance(host, QueueHost):
-            from clusterbench.launchers.jobqueue import job_scripts
-
-            for index, script in enumerate(job_scripts(host, context, scheduler)):
+            scripts = launcher_for(host.launcher).job_scripts(host, context, scheduler)
+            for index, script in enumerate(scripts):
                 yield f"{host.name}: job {index + 1} of {host.jobs} ({host.launcher})", script
         elif isinstance(host, SSHHost):
             from clusterbench.launchers.ssh import worker_command

@@ -25,6 +25,11 @@ class ClusterSpec:
     scheduler: dict[str, Any]
     workers: dict[str, dict[str, Any]]
     slots: tuple[WorkerSlot, ...]
+    hosts: tuple[Any, ...] = ()
+
+    def host(self, name: str) -> Any:
+        """The inventory host called *name*."""
+        return next(host for host in self.hosts if host.name == name)
 
     def slots_of(self, spec_name: str) -> list[WorkerSlot]:
         """The workers that spec *spec_name* registers."""
@@ -70,7 +75,7 @@ def build_cluster_spec(inventory: Inventory, session: str = "", local_directory:
         workers.update(launcher.worker_specs(host, context))
         slots.extend(launcher.slots(host, context))
     return ClusterSpec(scheduler=_scheduler_spec(inventory, address), workers=workers,
-                       slots=tuple(slots))
+                       slots=tuple(slots), hosts=inventory.hosts)
 
 
 def _scheduler_spec(inventory: Inventory, address: str) -> dict[str, Any]:

@@ -1,0 +1,105 @@
+"""`clusterbench up/run/down` against a real single-node SLURM (munge + slurmctld + slurmd)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterbench.cluster.lifecycle import state_dir
+
+pytestmark = [pytest.mark.integration, pytest.mark.root]
+ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK_WORKER = ["--host", "127.0.0.1", "--no-dashboard"]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def inventory(tmp_path: Path, slurm, *, local: int = 0, **queue) -> Path:
+    hosts = [{"name": "laptop", "launcher": "local", "workers": local}] if local else []
+    hosts.append({"name": "hpc", "launcher": "slurm", "queue": slurm.partition, "cores": 1,
+                  "memory": "1GB", "walltime": "00:10:00", "jobs": 2,
+                  "worker_extra_args": LOOPBACK_WORKER, "log_directory": str(tmp_path / "logs"),
+                  **queue})
+    path = tmp_path / "slurm.yml"
+    path.write_text(yaml.safe_dump({"cluster": "hpc", "scheduler": {"address": "127.0.0.1"},
+                                    "hosts": hosts}))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def down_after(slurm_cluster):
+    yield
+    if list(state_dir().glob("cluster-*.json")):
+        cli("down")
+    slurm_cluster.wait_no_jobs()
+
+
+def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
+    up = cli("up", str(inventory(tmp_path, slurm_cluster)))
+    assert up.returncode == 0, up.stderr
+    assert "hpc-hpc-0" in up.stdout and "hpc-hpc-1" in up.stdout
+    running = slurm_cluster.jobs()
+    assert sorted(running.values()) == ["RUNNING", "RUNNING"], running
+
+    results = tmp_path / "results"
+    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
+              "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
+              "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr
+    (run_dir,) = results.iterdir()
+    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert [len(r["worker_names"]) for r in records] == [1, 2] and all(r["verified"] for r in records)
+
+    assert cli("down").returncode == 0
+    slurm_cluster.wait_no_jobs()
+    assert not slurm_cluster.jobs()
+
+
+def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
+    results = tmp_path / "results"
+    run = cli("run", "scaling", "-i", str(inventory(tmp_path, slurm_cluster, local=1)),
+              "--size", "tiny", "--workloads", "montecarlo", "--schedulers", "distributed",
+              "--workers", "1..max", "--repeats", "1", "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr
+    (run_dir,) = results.iterdir()
+    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert [tuple(r["worker_hosts"]) for r in records] == [
+        ("laptop",), ("laptop", "hpc"), ("laptop", "hpc", "hpc")]
+    assert all(r["verified"] for r in records)
+    slurm_cluster.wait_no_jobs()
+    assert not slurm_cluster.jobs()
+
+
+def test_bad_partition_carries_sbatch_stderr_and_leaves_nothing(slurm_cluster, tmp_path):
+    up = cli("up", str(inventory(tmp_path, slurm_cluster, queue="nosuchpartition")))
+    assert up.returncode == 3
+    line = up.stderr.strip().splitlines()[-1]
+    assert "invalid partition" in line.lower() and "Traceback" not in up.stderr
+    assert not slurm_cluster.jobs()
+    assert not list(state_dir().glob("cluster-*.json"))
+
+
+def test_jobs_that_never_start_time_out_with_the_queue_reason(slurm_cluster, tmp_path):
+    path = inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
+    up = cli("up", str(path), "--timeout", "8")
+    assert up.returncode == 3, up.stdout + up.stderr
+    line = up.stderr.strip().splitlines()[-1]
+    assert "did not register" in line and "PENDING" in line, line
+    slurm_cluster.wait_no_jobs()
+    assert not slurm_cluster.jobs()
+
+
+def test_dry_run_prints_job_scripts_and_submits_nothing(slurm_cluster, tmp_path):
+    dry = cli("up", str(inventory(tmp_path, slurm_cluster)), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.count("#SBATCH -p debug") == 2
+    assert not slurm_cluster.jobs()
