@@ -72,6 +72,13 @@ class ExecutionContext:
         import dask
 
         if self.scheduler == "distributed":
+            # Fresh keys every call: otherwise the scheduler may still hold the previous
+            # repeat's results under the same (deterministic) keys and hand them back
+            # without computing anything — a timing of nothing.
+            from dask.graph_manipulation import clone
+
+            cloned = clone(*collections)
+            collections = cloned if len(collections) > 1 else (cloned,)
             futures = self.client.compute(
                 list(collections), workers=list(self.worker_addresses) or None, **kwargs
             )
