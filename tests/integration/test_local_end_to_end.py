@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
+from tests.helpers import cli, only_records
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def only_run_dir(results: Path) -> Path:
@@ -71,8 +66,7 @@ def test_failing_verification_is_recorded_loudly(tmp_path):
                "--results-dir", str(results))
     assert done.returncode == 1
     assert "FAILED" in done.stderr and "did not verify" in done.stderr
-    records = [json.loads(line) for line in
-               (only_run_dir(results) / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     threads = [r for r in records if r["scheduler"] == "threads"]
     assert threads and not any(r["verified"] for r in threads)
     assert all(r["error"] == "verification failed" for r in threads)
@@ -109,8 +103,7 @@ def test_up_status_run_attach_down_leaves_no_process(tmp_path):
               "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
               "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
-    records = [json.loads(line) for line in
-               (only_run_dir(results) / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     assert {tuple(r["worker_names"]) for r in records if r["scheduler"] == "distributed"} == {
         ("localhost-0",), ("localhost-0", "localhost-1")}
 

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from clusterbench.cluster.lifecycle import state_dir
+from tests.helpers import cli, only_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK_WORKER = ["--host", "127.0.0.1", "--no-dashboard"]
 
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def inventory(tmp_path: Path, slurm, *, local: int = 0, **queue) -> Path:
@@ -55,8 +48,7 @@ def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
               "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
               "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
-    (run_dir,) = results.iterdir()
-    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     assert [len(r["worker_names"]) for r in records] == [1, 2] and all(r["verified"] for r in records)
 
     assert cli("down").returncode == 0
@@ -70,8 +62,7 @@ def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
               "--size", "tiny", "--workloads", "montecarlo", "--schedulers", "distributed",
               "--workers", "1..max", "--repeats", "1", "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
-    (run_dir,) = results.iterdir()
-    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     assert [tuple(r["worker_hosts"]) for r in records] == [
         ("laptop",), ("laptop", "hpc"), ("laptop", "hpc", "hpc")]
     assert all(r["verified"] for r in records)

@@ -5,10 +5,6 @@ The lab is made by tests.fixtures.lab (skipped without root/sshd, failing in CI)
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +14,7 @@ import yaml
 from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
 from clusterbench.lab import processes_in
 from tests.fixtures.lab import make_lab
+from tests.helpers import cli, only_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +32,6 @@ def down_after(lab):
     if list(state_dir().glob("cluster-*.json")):
         cli("down")
 
-
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def variant(lab, tmp_path: Path, **changes) -> Path:
@@ -90,8 +83,7 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
               "--schedulers", "distributed", "--workers", "1..max", "--repeats", "1",
               "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
-    (run_dir,) = results.iterdir()
-    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     assert [r["workers"] for r in records if r["scheduler"] == "distributed"] == [1, 2, 3]
     assert all(r["verified"] for r in records)
 
@@ -107,8 +99,7 @@ def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
               "--workloads", "montecarlo,randomforest", "--schedulers", "synchronous,distributed",
               "--workers", "1,3", "--repeats", "1", "--results-dir", str(results))
     assert run.returncode == 0, run.stderr + run.stdout
-    (run_dir,) = results.iterdir()
-    records = [json.loads(x) for x in (run_dir / "records.jsonl").read_text().splitlines()]
+    records = only_records(results)
     distributed = [r for r in records if r["scheduler"] == "distributed"]
     assert {tuple(r["worker_hosts"]) for r in distributed} == {("pi1",), ("pi1", "pi2", "desktop1")}
     assert all(r["verified"] for r in records)

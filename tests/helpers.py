@@ -1,0 +1,23 @@
+"""Helpers shared by the integration tests: the CLI as a user runs it, and run records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m clusterbench ARGS`` from the repository root and capture its output."""
+    return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def only_records(results: Path) -> list[dict]:
+    """The records of the single run directory under *results*."""
+    (run_dir,) = results.iterdir()
+    return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
