@@ -37,6 +37,11 @@ SUMMARY_COLUMNS = [
     "speedup",
     "efficiency",
     "speedup_vs_serial",
+    "serial_reference",
+    "executor",
+    "tasks",
+    "task_overhead_s",
+    "overhead_share",
     "failed",
     "errors",
 ]
@@ -51,9 +56,15 @@ CSV_COLUMNS = [
     "speedup",
     "efficiency",
     "speedup_vs_serial",
+    "serial_reference",
+    "executor",
+    "overhead_share",
     "failed",
 ]
-_RECORD_FIELDS = [*POINT, "threads_per_worker", "seconds", "verified", "error", "detail"]
+_RECORD_FIELDS = [*POINT, "threads_per_worker", "seconds", "verified", "error", "detail",
+                  "baseline"]
+#: Execution facts a record may carry in ``metrics`` (see runner.execute._execution_facts).
+_METRIC_FIELDS = ["executor", "tasks", "task_overhead_s"]
 
 
 def summarize(records: Sequence[Record]) -> pd.DataFrame:
@@ -70,20 +81,29 @@ def summarize(records: Sequence[Record]) -> pd.DataFrame:
         Columns :data:`SUMMARY_COLUMNS`, sorted by workload, size, scheduler, workers.
         ``speedup`` is the median of the same curve's 1-worker point over this
         point's median, ``efficiency = speedup / workers``, ``speedup_vs_serial``
-        uses the ``synchronous`` point of the same workload+size as reference;
-        each is NaN when its reference is missing or failed.  ``failed`` counts
+        uses the ``synchronous`` point of the same workload+size as reference
+        — or of the record's ``baseline`` workload when that was measured too
+        (named in ``serial_reference``); each is NaN when its reference is
+        missing or failed.  ``executor`` says what actually ran (e.g. ``joblib
+        loky``), ``tasks`` the median dask tasks per repeat and
+        ``overhead_share = tasks × task_overhead_s / median``: the estimated part
+        of the time spent on scheduling (NaN when not counted).  ``failed`` counts
         unverified or erroring repeats and ``errors`` is the tuple of their distinct
         messages (``error: detail``).
     """
     if not records:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    frame = pd.DataFrame([{name: getattr(r, name) for name in _RECORD_FIELDS} for r in records])
+    frame = pd.DataFrame([{name: getattr(r, name) for name in _RECORD_FIELDS}
+                          | {name: r.metrics.get(name) for name in _METRIC_FIELDS}
+                          for r in records])
     frame["ok"] = [r.verified and r.error is None for r in records]
     rows = [_point_row(key, group) for key, group in frame.groupby(POINT, sort=True)]
     summary = pd.DataFrame(rows)
     summary["speedup"] = _one_worker_reference(summary) / summary["median"]
     summary["efficiency"] = summary["speedup"] / summary["workers"]
+    summary["serial_reference"] = _reference_workload(summary)
     summary["speedup_vs_serial"] = _serial_reference(summary) / summary["median"]
+    summary["overhead_share"] = summary["tasks"] * summary["task_overhead_s"] / summary["median"]
     return summary[SUMMARY_COLUMNS].sort_values(POINT, ignore_index=True)
 
 
@@ -96,9 +116,18 @@ def _point_row(key: tuple, group: pd.DataFrame) -> dict:
         **SampleStats.of(good["seconds"]).as_dict(),
         "threads_per_worker": threads,
         "slots": int(key[-1]) * threads,
+        "baseline": _first(group["baseline"]),
+        "executor": _first(good["executor"]) or _first(group["executor"]),
+        "tasks": pd.to_numeric(good["tasks"], errors="coerce").median(),
+        "task_overhead_s": pd.to_numeric(group["task_overhead_s"], errors="coerce").median(),
         "failed": len(bad),
         "errors": _messages(bad),
     }
+
+
+def _first(values: pd.Series) -> str | None:
+    present = [v for v in values if isinstance(v, str) and v]
+    return present[0] if present else None
 
 
 def _messages(failed: pd.DataFrame) -> tuple[str, ...]:
@@ -117,14 +146,30 @@ def _one_worker_reference(summary: pd.DataFrame) -> pd.Series:
     return pd.Series(merged["median"].to_numpy(), index=summary.index)
 
 
+def _serial_medians(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """(workload, size) → median of its ``synchronous`` point (lowest worker count)."""
+    serial = summary[(summary["scheduler"] == SERIAL_SCHEDULER) & summary["median"].notna()]
+    serial = serial.sort_values("workers").drop_duplicates(["workload", "size"])
+    return {(w, s): m for w, s, m in zip(serial["workload"], serial["size"], serial["median"],
+                                          strict=True)}
+
+
+def _reference_workload(summary: pd.DataFrame) -> pd.Series:
+    """The workload whose serial time each row is compared with: its baseline if measured."""
+    measured = _serial_medians(summary)
+    names = [b if isinstance(b, str) and (b, s) in measured else w
+             for w, s, b in zip(summary["workload"], summary["size"], summary["baseline"],
+                                strict=True)]
+    return pd.Series(names, index=summary.index, dtype=object)
+
+
 def _serial_reference(summary: pd.DataFrame) -> pd.Series:
-    """Median of the ``synchronous`` point of each row's workload+size.
+    """Median of the ``synchronous`` point of each row's reference workload and size.
 
     The serial scheduler ignores the worker count, so the lowest measured count is
     taken when several exist.
     """
-    keys = ["workload", "size"]
-    serial = summary[(summary["scheduler"] == SERIAL_SCHEDULER) & summary["median"].notna()]
-    serial = serial.sort_values("workers").drop_duplicates(keys)[[*keys, "median"]]
-    merged = summary[keys].merge(serial, on=keys, how="left")
-    return pd.Series(merged["median"].to_numpy(), index=summary.index)
+    measured = _serial_medians(summary)
+    medians = [measured.get((r, s), float("nan"))
+               for r, s in zip(summary["serial_reference"], summary["size"], strict=True)]
+    return pd.Series(medians, index=summary.index, dtype=float)

@@ -16,11 +16,12 @@ from clusterbench.analysis.fits import amdahl_fits
 from clusterbench.analysis.speedup import CSV_COLUMNS, summarize
 from clusterbench.report.markdown import (
     EFFICIENCY_IMAGE,
+    MODES_IMAGE,
     SPEEDUP_IMAGE,
     SPEEDUP_SVG,
     render_report,
 )
-from clusterbench.report.plots import plot_efficiency, plot_speedup
+from clusterbench.report.plots import plot_efficiency, plot_modes, plot_speedup
 from clusterbench.results.store import RunStore
 
 SUMMARY_CSV = "summary.csv"
@@ -36,6 +37,7 @@ class Report:
     speedup_png: Path
     speedup_svg: Path
     efficiency_png: Path
+    modes_png: Path
     report_md: Path
     # DataFrames do not support ==, so they stay out of the dataclass comparison.
     summary: pd.DataFrame = field(compare=False, repr=False)
@@ -49,6 +51,7 @@ class Report:
             self.speedup_png,
             self.speedup_svg,
             self.efficiency_png,
+            self.modes_png,
             self.report_md,
         ]
 
@@ -64,8 +67,9 @@ def build_report(run_dir: Path) -> Report:
     Returns
     -------
     Report
-        Paths of ``summary.csv``, ``speedup.png``/``.svg``, ``efficiency.png`` and
-        ``report.md`` (all inside *run_dir*) with the summary and fit tables.
+        Paths of ``summary.csv``, ``speedup.png``/``.svg``, ``efficiency.png``,
+        ``modes.png`` (grouped bars per mode) and ``report.md`` (all inside *run_dir*)
+        with the summary and fit tables.
 
     Raises
     ------
@@ -85,6 +89,7 @@ def build_report(run_dir: Path) -> Report:
         speedup_png=run_dir / SPEEDUP_IMAGE,
         speedup_svg=run_dir / SPEEDUP_SVG,
         efficiency_png=run_dir / EFFICIENCY_IMAGE,
+        modes_png=run_dir / MODES_IMAGE,
         report_md=run_dir / REPORT_MD,
         summary=summary,
         fits=fits,
@@ -92,6 +97,7 @@ def build_report(run_dir: Path) -> Report:
     summary[CSV_COLUMNS].to_csv(report.summary_csv, index=False)
     plot_speedup(summary, report.speedup_png.with_suffix(""))
     plot_efficiency(summary, report.efficiency_png)
+    plot_modes(summary, report.modes_png)
     text = render_report(summary, fits, store.environment(), run_id)
     report.report_md.write_text(text, encoding="utf-8")
     return report

@@ -16,6 +16,7 @@ from clusterbench.report.tables import (
     summary_rows,
 )
 
+MODES_IMAGE = "modes.png"
 SPEEDUP_IMAGE = "speedup.png"
 SPEEDUP_SVG = "speedup.svg"
 EFFICIENCY_IMAGE = "efficiency.png"
@@ -43,16 +44,22 @@ def render_report(
     str
         The Markdown text; images are linked relative to the run directory.
     """
+    calibration = environment.get("calibration") if environment else None
     sections = [
         f"# clusterbench run `{run_id}`",
         _overview(summary),
-        _environment_section(environment),
+        _warnings_section(summary),
         _results_section(summary),
+        _modes_section(summary),
+        _capacity_section(summary, calibration),
+        _overhead_section(calibration),
         _fits_section(fits),
         _plots_section(),
         _failures_section(summary),
+        _environment_section({k: v for k, v in (environment or {}).items()
+                              if k != "calibration"}),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
 def markdown_table(
@@ -124,6 +131,73 @@ def _results_section(summary: pd.DataFrame) -> str:
         "`synchronous` point / median."
     )
     return f"## Results\n\n{legend}\n\n{table}"
+
+
+def _warnings_section(summary: pd.DataFrame) -> str:
+    from clusterbench.analysis.modes import MAX_OVERHEAD_SHARE, too_fine
+
+    fine = too_fine(summary)
+    if fine.empty:
+        return ""
+    items = [f"- **tasks too fine**: {row['workload']} ({row['size']}), {row['scheduler']} ×"
+             f"{row['workers']}: {row['tasks']:.0f} tasks × "
+             f"{row['task_overhead_s'] * 1e6:.0f} µs overhead ≈ {row['overhead_share']:.1%} of "
+             f"{row['median']:.3g} s (limit {MAX_OVERHEAD_SHARE:.0%}); use bigger tasks"
+             for row in fine.to_dict("records")]
+    return "## Warnings\n\n" + "\n".join(items)
+
+
+def _modes_section(summary: pd.DataFrame) -> str:
+    from clusterbench.analysis.modes import widest_points
+
+    widest = widest_points(summary[summary["n"] > 0])
+    if widest.empty:
+        return ""
+    rows = [[r["workload"], r["size"], r["scheduler"], r["executor"] or MISSING, r["workers"],
+             f"{r['median']:.3g}", format_ratio(r["speedup_vs_serial"]), r["serial_reference"]]
+            for r in widest.to_dict("records")]
+    headers = ["workload", "size", "mode", "what ran", "workers", "median s", "vs serial",
+               "serial reference"]
+    table = markdown_table(headers, rows, [False] * 4 + [True] * 3 + [False])
+    return (f"## Execution modes\n\nEach mode at its widest point. \"vs serial\" divides the "
+            f"serial (`synchronous`) time of the reference workload by the mode's time.\n\n"
+            f"{table}\n\n![modes]({MODES_IMAGE})")
+
+
+def _capacity_section(summary: pd.DataFrame, calibration: Mapping[str, Any] | None) -> str:
+    from clusterbench.analysis.modes import capacity_shares
+
+    shares = capacity_shares(summary, (calibration or {}).get("capacity"))
+    if shares.empty:
+        return ""
+    rows = [[r["workload"], r["size"], r["workers"], r["best_mode"],
+             format_ratio(r["speedup_vs_serial"]), format_ratio(r["capacity"]),
+             f"{r['share']:.0%}"] for r in shares.to_dict("records")]
+    headers = ["workload", "size", "workers", "best mode", "speedup", "machine capacity",
+               "share"]
+    note = ("Machine capacity: speedup of k processes running a fixed pure-Python CPU kernel "
+            "at once, measured at the start of this run — the ceiling a workload can reach here.")
+    return f"## Share of the machine's capacity\n\n{note}\n\n" + markdown_table(
+        headers, rows, [False, False, True, False, True, True, True])
+
+
+def _overhead_section(calibration: Mapping[str, Any] | None) -> str:
+    from clusterbench.analysis.modes import overhead_rows
+
+    rows = overhead_rows(calibration)
+    if not rows:
+        return ""
+    table = markdown_table(["mode", "workers", "µs per task"],
+                           [[m, w, f"{us:.0f}"] for m, w, us in rows], [False, True, True])
+    trips = calibration.get("round_trip") or {}
+    trip_table = markdown_table(["host", "round trip ms"],
+                                [[h, f"{t * 1e3:.2f}"] for h, t in sorted(trips.items())],
+                                [False, True]) if trips else ""
+    tasks = calibration.get("overhead_tasks", "?")
+    return (f"## Per-task overhead (measured)\n\nBest of 3 rounds of {tasks} empty tasks "
+            f"per mode, submission to result.\n\n{table}"
+            + (f"\n\nScheduler ↔ worker round trip (`client.run`):\n\n{trip_table}"
+               if trip_table else ""))
 
 
 def _fits_section(fits: pd.DataFrame) -> str:

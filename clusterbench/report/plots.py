@@ -163,3 +163,53 @@ def _figure(size: tuple[float, float]) -> Figure:
 def _save(figure: Figure, path: Path) -> Path:
     figure.savefig(path, dpi=120)
     return path
+
+
+def plot_modes(summary: pd.DataFrame, path: Path) -> Path:
+    """Grouped bars: per workload, one bar per mode at its widest point; time and speedup.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`clusterbench.analysis.speedup.summarize`.
+    path
+        Image file to write (``modes.png``).
+
+    Returns
+    -------
+    pathlib.Path
+        *path*.
+    """
+    from clusterbench.analysis.modes import widest_points
+
+    bars = widest_points(summary[summary["n"] > 0])
+    if bars.empty:
+        return _save(_note_figure("Execution modes", NO_DATA), Path(path))
+    keys = list(dict.fromkeys(zip(bars["workload"], bars["size"], strict=True)))
+    groups = [f"{workload} ({size})" for workload, size in keys]
+    modes = sorted(bars["scheduler"].unique(), key=_mode_order)
+    figure = _figure((max(6.0, 1.2 * len(groups) * len(modes) / 2 + 2), 7.5))
+    time_ax, speed_ax = figure.subplots(2, 1, sharex=True)
+    width = 0.8 / len(modes)
+    for index, mode in enumerate(modes):
+        rows = bars[bars["scheduler"] == mode]
+        offset = (index - (len(modes) - 1) / 2) * width
+        xs = [keys.index(key) + offset
+              for key in zip(rows["workload"], rows["size"], strict=True)]
+        label = f"{mode} ×{int(rows['workers'].max())}" if mode != SERIAL_SCHEDULER else mode
+        time_ax.bar(xs, rows["median"], width, label=label)
+        speed_ax.bar(xs, rows["speedup_vs_serial"], width, label=label)
+    time_ax.set(ylabel="median seconds", title="Time per mode (widest point)")
+    speed_ax.set(ylabel="speedup vs serial", title="Speedup vs the serial run")
+    speed_ax.axhline(1.0, **_IDEAL_STYLE | {"label": "serial"})
+    speed_ax.set_xticks(range(len(groups)), groups, rotation=15, ha="right")
+    for ax in (time_ax, speed_ax):
+        ax.grid(axis="y", alpha=0.3)
+    time_ax.legend(fontsize="small", ncols=min(3, len(modes)))
+    return _save(figure, Path(path))
+
+
+def _mode_order(mode: str) -> tuple[int, str]:
+    from clusterbench.runner.modes import SCHEDULERS
+
+    return (SCHEDULERS.index(mode) if mode in SCHEDULERS else len(SCHEDULERS), mode)

@@ -17,7 +17,8 @@ class Record:
     ``seconds`` is wall time around ``workload.run`` only; cluster start,
     data preparation and warm-up are in ``setup_seconds``/``warmup_seconds``.
     ``verified`` is False and ``error`` set when the answer did not match the
-    serial reference or the run raised.
+    serial reference or the run raised.  ``baseline`` names the workload whose
+    serial time is the fair reference (``None``: this workload's own).
     """
 
     run_id: str
@@ -39,6 +40,7 @@ class Record:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     timestamp: str = ""
+    baseline: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -8,7 +8,7 @@ it finishes, so an interrupted run keeps everything it measured.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -17,7 +17,7 @@ from clusterbench.errors import ClusterbenchError
 from clusterbench.results.record import Record
 from clusterbench.results.store import RunStore
 from clusterbench.runner.backends import PointWorkers
-from clusterbench.runner.modes import open_mode
+from clusterbench.runner.modes import DISTRIBUTED_MODES, open_mode
 from clusterbench.runner.plan import Point
 from clusterbench.runner.scenario import Scenario, WorkloadChoice
 from clusterbench.workloads.base import Verdict, Workload
@@ -44,8 +44,13 @@ class Sweep:
         The (narrowed) scenario.
     store
         The run directory.
-    cluster
-        Backend for ``distributed`` points (:mod:`clusterbench.runner.backends`), or None.
+    backends
+        Mode → cluster backend (:mod:`clusterbench.runner.backends`) for the
+        distributed modes.
+    overheads
+        Mode → calibrated seconds per task (:mod:`clusterbench.runner.calibrate`);
+        workloads size their tasks from it and every record stores it with its
+        task count, so the report can flag points whose tasks were too fine.
     listener
         ``listener(event, payload)`` for progress: ``"point"`` (Point) before each
         point, ``"record"`` (Record) after each repeat, ``"done"`` (its records)
@@ -54,7 +59,8 @@ class Sweep:
 
     scenario: Scenario
     store: RunStore
-    cluster: Any = None
+    backends: Mapping[str, Any] = field(default_factory=dict)
+    overheads: Mapping[str, float] = field(default_factory=dict)
     listener: Listener = field(default=lambda event, payload: None)
     run_id: str = ""
     _prepared: dict[WorkloadChoice, _Prepared] = field(default_factory=dict)
@@ -94,15 +100,15 @@ class Sweep:
         return self._prepared[choice]
 
     def _workers(self, point: Point) -> PointWorkers | None:
-        if point.scheduler != "distributed":
+        if point.scheduler not in DISTRIBUTED_MODES:
             return None
-        if self.cluster is None:
-            raise ClusterbenchError("no cluster for the distributed scheduler")
-        return self.cluster.workers_for(point.workers)
+        if point.scheduler not in self.backends:
+            raise ClusterbenchError(f"no cluster for the {point.scheduler} mode")
+        return self.backends[point.scheduler].workers_for(point.workers)
 
     def _measure(self, point: Point, prepared: _Prepared, workers: PointWorkers | None
                  ) -> list[Record]:
-        options = self._mode_options(workers)
+        options = self._mode_options(point.scheduler, workers)
         with open_mode(point.scheduler, point.workers, **options) as ctx:
             warm_start = time.perf_counter()
             for _ in range(self.scenario.warmup):
@@ -116,15 +122,18 @@ class Sweep:
                 records.append(record)
             return records
 
-    def _mode_options(self, workers: PointWorkers | None) -> dict[str, Any]:
-        options: dict[str, Any] = {"blas_threads": self.scenario.blas_threads}
+    def _mode_options(self, mode: str, workers: PointWorkers | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"blas_threads": self.scenario.blas_threads,
+                                   "task_overhead": self.overheads.get(mode)}
         if workers is not None:
-            options |= {"client": self.cluster.client, "worker_addresses": workers.addresses,
+            options |= {"client": self.backends[mode].client,
+                        "worker_addresses": workers.addresses,
                         "threads_per_worker": workers.threads}
         return options
 
     def _timed_repeat(self, point: Point, prepared: _Prepared, ctx: Any, repeat: int,
                       workers: PointWorkers | None, warmup: float) -> Record:
+        ctx.reset_counters()
         start = time.perf_counter()
         result = prepared.workload.run(prepared.data, ctx)
         seconds = time.perf_counter() - start
@@ -134,7 +143,7 @@ class Sweep:
             error=None if verdict.ok else "verification failed", detail=verdict.detail,
             workers=workers, blas=ctx.blas_threads, warmup=warmup,
             setup=prepared.setup_seconds + (workers.setup_seconds if workers else 0.0),
-            metrics=dict(getattr(result, "metrics", None) or {}),
+            metrics=dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx),
         )
 
     def _failure(self, point: Point, message: str, workers: PointWorkers | None = None) -> Record:
@@ -149,7 +158,9 @@ class Sweep:
                 warmup: float = 0.0, setup: float = 0.0, metrics: dict | None = None,
                 **fields: Any) -> Record:
         workload = point.workload
+        prepared = self._prepared.get(workload)
         return Record(
+            baseline=prepared.workload.baseline if prepared else None,
             run_id=self.run_id, workload=workload.name, size=workload.size,
             scheduler=point.scheduler, workers=point.workers,
             threads_per_worker=workers.threads if workers else 1,
@@ -162,6 +173,16 @@ class Sweep:
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **fields,
         )
+
+
+def _execution_facts(ctx: Any) -> dict[str, Any]:
+    """What ran (e.g. ``joblib loky``), how many dask tasks, and the mode's task overhead."""
+    facts: dict[str, Any] = {"executor": ", ".join(sorted(ctx.executors)) or "none"}
+    if ctx.tasks:
+        facts["tasks"] = ctx.tasks
+    if ctx.task_overhead is not None:
+        facts["task_overhead_s"] = ctx.task_overhead
+    return facts
 
 
 def _verify(workload: Workload, result: Any, reference: Any) -> Verdict:

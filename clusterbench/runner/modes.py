@@ -5,17 +5,29 @@ A workload never knows which scheduler it runs under.  It receives an
 collections or enters :meth:`ExecutionContext.joblib` around scikit-learn code.
 The context maps those two calls onto the scheduler of the point:
 
-============  ==========================  ==============================
-scheduler     dask collections            joblib (scikit-learn)
-============  ==========================  ==============================
-synchronous   ``scheduler="synchronous"``  ``sequential``
-threads       thread pool of k threads     ``threading``, n_jobs=k
-processes     process pool of k processes  ``loky``, n_jobs=k
-distributed   the cluster's client         ``dask``, on the k workers
-============  ==========================  ==============================
+===================  ==========================  ======================================
+mode                 dask collections            joblib (scikit-learn)
+===================  ==========================  ======================================
+synchronous          ``scheduler="synchronous"``  ``sequential``
+threads              thread pool of k threads     ``threading``, n_jobs=k
+processes            process pool of k processes  ``loky``, n_jobs=k
+distributed          the cluster's client         ``dask``, on the k workers
+distributed-scatter  (same as distributed)        ``dask`` with the data pre-scattered
+local-distributed    a local cluster's client     ``dask``, on k local workers
+===================  ==========================  ======================================
+
+``distributed-scatter`` exists for joblib workloads only: joblib's dask backend
+otherwise scatters a large argument lazily to *one* worker, and the tasks then
+queue where the data is (users-and-peers: "all fits ran on one worker");
+pre-scattering broadcasts it to every worker first.  ``local-distributed`` is
+a ``LocalCluster``-like cluster on this machine, for comparing an inventory's
+cluster with the local one in the same run.
 
 Pools are created once per point (:func:`open_mode`) so that their start-up is
-not part of the timed figure.
+not part of the timed figure.  The context also records what actually ran
+(:attr:`ExecutionContext.executors`) and how many dask tasks were submitted
+(:attr:`ExecutionContext.tasks`), which the report compares with the mode's
+calibrated per-task overhead.
 """
 
 from __future__ import annotations
@@ -27,8 +39,18 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEDULERS = ("synchronous", "threads", "processes", "distributed")
 from clusterbench.inventory.model import BLAS_ENV as BLAS_ENV_VARS
+
+SCHEDULERS = ("synchronous", "threads", "processes", "distributed", "distributed-scatter",
+              "local-distributed")
+#: Modes that run on a distributed cluster (they need a client and worker addresses).
+DISTRIBUTED_MODES = frozenset({"distributed", "distributed-scatter", "local-distributed"})
+#: Modes that only differ from another mode for workloads that use joblib.
+JOBLIB_ONLY_MODES = frozenset({"distributed-scatter"})
+#: Overhead share of compute above which a point's tasks count as too fine.
+MAX_OVERHEAD_SHARE = 0.02
+#: Task length used before (or without) a calibration of the mode's overhead.
+DEFAULT_MIN_TASK_SECONDS = 0.1
 
 
 @dataclass
@@ -51,6 +73,8 @@ class ExecutionContext:
         The exact workers of this point (distributed only); tasks are restricted to them.
     blas_threads
         BLAS/OpenMP threads allowed per worker, recorded with every measurement.
+    task_overhead
+        Calibrated seconds of scheduling overhead per task in this mode, or None.
     """
 
     scheduler: str
@@ -60,18 +84,42 @@ class ExecutionContext:
     pool: Executor | None = None
     worker_addresses: tuple[str, ...] = ()
     blas_threads: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
+    task_overhead: float | None = None
+    executors: set[str] = field(default_factory=set)
+    tasks: int = 0
 
     @property
     def slots(self) -> int:
         """Total number of tasks that can run at once."""
         return self.workers * self.threads_per_worker
 
+    @property
+    def is_distributed(self) -> bool:
+        """True when the point runs on a distributed cluster."""
+        return self.scheduler in DISTRIBUTED_MODES
+
+    def min_task_seconds(self, share: float = MAX_OVERHEAD_SHARE) -> float:
+        """Shortest task whose scheduling overhead stays below *share* of its compute.
+
+        Workloads size their tasks with it; without a calibration it is
+        :data:`DEFAULT_MIN_TASK_SECONDS`.
+        """
+        if self.task_overhead is None:
+            return DEFAULT_MIN_TASK_SECONDS
+        return self.task_overhead / share
+
+    def reset_counters(self) -> None:
+        """Forget what earlier repeats ran (called before each timed repeat)."""
+        self.executors.clear()
+        self.tasks = 0
+
     def compute(self, *collections: Any, **kwargs: Any) -> tuple[Any, ...]:
         """Compute dask collections/delayed objects under this point's scheduler."""
         import dask
 
-        if self.scheduler == "distributed":
+        self.tasks += _task_count(collections)
+        self.executors.add(f"dask {self.scheduler}")
+        if self.is_distributed:
             # Fresh keys every call: otherwise the scheduler may still hold the previous
             # repeat's results under the same (deterministic) keys and hand them back
             # without computing anything — a timing of nothing.
@@ -85,9 +133,8 @@ class ExecutionContext:
             return tuple(self.client.gather(futures))
         if self.scheduler == "synchronous":
             return dask.compute(*collections, scheduler="synchronous", **kwargs)
-        return dask.compute(
-            *collections, scheduler=self.scheduler, pool=self.pool, num_workers=self.workers, **kwargs
-        )
+        return dask.compute(*collections, scheduler=self.scheduler, pool=self.pool,
+                            num_workers=self.workers, **kwargs)
 
     def map(self, func: Any, items: Sequence[Any]) -> list[Any]:
         """Apply *func* to every item in parallel (one task per item) and return the results."""
@@ -96,30 +143,48 @@ class ExecutionContext:
         return list(self.compute(*[dask.delayed(func, pure=True)(item) for item in items]))
 
     @contextlib.contextmanager
-    def joblib(self) -> Iterator[None]:
-        """Route joblib (and so scikit-learn's ``n_jobs``) to this point's scheduler."""
+    def joblib(self, scatter: Sequence[Any] = ()) -> Iterator[None]:
+        """Route joblib (and so scikit-learn's ``n_jobs``) to this point's scheduler.
+
+        Parameters
+        ----------
+        scatter
+            The large arguments the parallel calls share (e.g. ``X, y``).  Only the
+            ``distributed-scatter`` mode uses them: they are broadcast to the
+            workers before the first task, and joblib passes the futures instead
+            (it matches arguments by identity, so pass the very objects the
+            estimator will receive).
+        """
         from joblib import parallel_config
 
+        backend, options = self._joblib_backend(scatter)
+        self.executors.add(f"joblib {backend}" + (" + scatter" if "scatter" in options else ""))
+        with parallel_config(backend=backend, **options):
+            yield
+
+    def _joblib_backend(self, scatter: Sequence[Any]) -> tuple[str, dict[str, Any]]:
         if self.scheduler == "synchronous":
-            with parallel_config(backend="sequential"):
-                yield
-        elif self.scheduler == "threads":
-            with parallel_config(backend="threading", n_jobs=self.slots):
-                yield
-        elif self.scheduler == "processes":
+            return "sequential", {}
+        if self.scheduler == "threads":
+            return "threading", {"n_jobs": self.slots}
+        if self.scheduler == "processes":
             # Forests ask joblib to prefer threads; naming loky explicitly overrides that hint.
-            with parallel_config(
-                backend="loky", n_jobs=self.slots, inner_max_num_threads=self.blas_threads
-            ):
-                yield
-        else:
-            with parallel_config(
-                backend="dask",
-                n_jobs=self.slots,
-                client=self.client,
-                workers=list(self.worker_addresses) or None,
-            ):
-                yield
+            return "loky", {"n_jobs": self.slots, "inner_max_num_threads": self.blas_threads}
+        options = {"n_jobs": self.slots, "client": self.client,
+                   "workers": list(self.worker_addresses) or None}
+        if self.scheduler == "distributed-scatter" and scatter:
+            options["scatter"] = list(scatter)
+        return "dask", options
+
+
+def _task_count(collections: Sequence[Any]) -> int:
+    """Distinct tasks of *collections*: the union of their graphs' keys (they may share a
+    graph, as dask-ml's keys do)."""
+    from dask.base import is_dask_collection
+
+    graphs = {id(g): g for c in collections if is_dask_collection(c)
+              for g in [c.__dask_graph__()]}
+    return len(set().union(*(graph.keys() for graph in graphs.values()))) if graphs else 0
 
 
 def blas_threads_for(slots: int, cores: int | None = None) -> int:
@@ -147,6 +212,7 @@ def open_mode(
     threads_per_worker: int = 1,
     blas_threads: int | None = 1,
     cores: int | None = None,
+    task_overhead: float | None = None,
 ) -> Iterator[ExecutionContext]:
     """Create the pools/limits of one sweep point and yield its :class:`ExecutionContext`.
 
@@ -170,6 +236,7 @@ def open_mode(
         client=client,
         worker_addresses=tuple(worker_addresses),
         blas_threads=blas,
+        task_overhead=task_overhead,
     )
     with contextlib.ExitStack() as stack:
         stack.enter_context(threadpool_limits(blas))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from clusterbench.runner.modes import JOBLIB_ONLY_MODES
 from clusterbench.runner.scenario import Scenario, WorkloadChoice, expand_workers
 
 
@@ -21,16 +23,44 @@ class Point:
         return f"{self.workload.name}[{self.workload.size}] {self.scheduler}×{self.workers}"
 
 
-def plan_points(scenario: Scenario, max_workers: int) -> list[Point]:
+def plan_points(
+    scenario: Scenario,
+    max_workers: int,
+    interfaces: Mapping[str, str] | None = None,
+    limits: Mapping[str, int] | None = None,
+) -> list[Point]:
     """Points in execution order: per workload, the serial reference first, then every
-    scheduler at ascending worker counts (ascending so a cluster only ever grows)."""
+    mode at ascending worker counts (ascending so a cluster only ever grows).
+
+    Parameters
+    ----------
+    scenario
+        The narrowed scenario.
+    max_workers
+        What ``max`` means in the scenario's worker counts.
+    interfaces
+        Workload name → ``"dask"``/``"joblib"``; joblib-only modes are planned for
+        joblib workloads only (unknown names count as ``"dask"``).
+    limits
+        Mode → most workers it has (e.g. ``local-distributed`` on a small machine
+        under a large inventory); wider counts are clamped to it.
+    """
     counts = expand_workers(scenario.workers, max_workers, scenario.source)
+    interfaces, limits = interfaces or {}, limits or {}
     points = []
     for choice in scenario.workloads:
-        for scheduler in _reference_first(scenario.schedulers):
-            sweep = (1,) if scheduler == "synchronous" else counts
-            points.extend(Point(choice, scheduler, k) for k in sweep)
+        for mode in _reference_first(scenario.schedulers):
+            if mode in JOBLIB_ONLY_MODES and interfaces.get(choice.name) != "joblib":
+                continue
+            sweep = (1,) if mode == "synchronous" else _clamp(counts, limits.get(mode))
+            points.extend(Point(choice, mode, k) for k in sweep)
     return points
+
+
+def _clamp(counts: tuple[int, ...], limit: int | None) -> tuple[int, ...]:
+    if limit is None:
+        return counts
+    return tuple(sorted({min(k, limit) for k in counts}))
 
 
 def _reference_first(schedulers: tuple[str, ...]) -> list[str]:

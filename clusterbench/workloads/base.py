@@ -47,6 +47,14 @@ class Workload:
         ``{size: parameters}``; the parameters are passed to ``prepare``/recorded.
     description
         One line for reports.
+    interface
+        ``"dask"`` when ``run`` goes through ``ctx.compute``/``ctx.map``,
+        ``"joblib"`` when through ``ctx.joblib()``; joblib-only modes such as
+        ``distributed-scatter`` are planned for joblib workloads only.
+    baseline
+        Another workload computing the same answer whose serial time is the fair
+        reference (``gridsearch.pipeline-aware`` is measured against scikit-learn's
+        serial ``gridsearch.pipeline``); None: its own serial run.
     """
 
     name: str
@@ -55,6 +63,8 @@ class Workload:
     verify: Callable[[Any, Any], Verdict]
     sizes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = ""
+    interface: str = "dask"
+    baseline: str | None = None
 
     def size_params(self, size: str) -> dict[str, Any]:
         """Parameters of *size*; unknown sizes raise ``KeyError`` with the valid ones."""

@@ -212,7 +212,8 @@ def run_sklearn(data: SearchData, ctx: Any) -> SearchResult:
         refit=False,
         n_jobs=None,
     )
-    with ctx.joblib():
+    # GridSearchCV hands X and y unchanged to every fit, so pre-scattering them matches.
+    with ctx.joblib(scatter=(data.X, data.y)):
         search.fit(data.X, data.y)
     fits = len(search.cv_results_["params"]) * data.n_splits
     return _result(search.cv_results_, fits, fits if _is_pipeline(data.estimator) else None)
@@ -328,6 +329,7 @@ SVC_WORKLOAD = Workload(
     verify=verify,
     sizes=SVC_SIZES,
     description="GridSearchCV(SVC, C x kernel x shrinking, cv=3) via joblib",
+    interface="joblib",
 )
 PIPELINE_WORKLOAD = Workload(
     name="gridsearch.pipeline",
@@ -336,6 +338,7 @@ PIPELINE_WORKLOAD = Workload(
     verify=verify,
     sizes=PIPELINE_SIZES,
     description="GridSearchCV(PCA -> LogisticRegression, cv=3) via joblib; PCA refit per candidate",
+    interface="joblib",
 )
 PIPELINE_AWARE_WORKLOAD = Workload(
     name="gridsearch.pipeline-aware",
@@ -344,6 +347,7 @@ PIPELINE_AWARE_WORKLOAD = Workload(
     verify=verify,
     sizes=PIPELINE_SIZES,
     description="dask-ml GridSearchCV of the same pipeline; each PCA fitted once per fold",
+    baseline="gridsearch.pipeline",
 )
 
 __all__ = [

@@ -14,19 +14,28 @@ Financial Engineering*, 2004, ch. 1 and §3.2).  The price is the sample mean
 of the discounted payoffs and the standard error their sample standard
 deviation over ``sqrt(n_paths)``.
 
+Two kernels price a block of paths.  ``python`` (the default) walks each path
+day by day in pure Python, as the source write-up did: about 0.5-0.8 ms per
+path here, GIL-bound, so threads cannot speed it up while processes and
+dask workers can — the contrast the scheduler comparison is about.
+``numpy`` draws a block's whole walk at once (about 15x faster; BLAS-free
+elementwise work that releases the GIL).
+
 Granularity and determinism: paths are generated in fixed blocks of
 :data:`BLOCK_PATHS`, block ``b`` drawing from ``SeedSequence(seed).spawn(n)[b]``,
 so the random numbers never depend on how blocks are grouped into tasks.  A
 task prices a contiguous range of blocks; :func:`plan_tasks` picks the number
-of tasks from the point's slots (one task per path is ~50 µs of numpy work and
-loses to serial everywhere).  The payoffs are concatenated in block order
-before the reduction, so price and standard error are bit-identical under
-every scheduler and worker count.
+of tasks from the point's slots and from the smallest worthwhile task, which
+comes from the mode's calibrated per-task overhead
+(:meth:`ExecutionContext.min_task_seconds`: overhead below 2 % of compute).
+The payoffs are concatenated in block order before the reduction, so price
+and standard error are bit-identical under every scheduler and worker count.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,23 +43,23 @@ import numpy as np
 
 from clusterbench.workloads.base import Verdict, Workload
 
-BLOCK_PATHS = 50
-# Serial cost of one path-day: 10,000 paths x 1460 days took 0.54 s (37 ns) on the idle 2-core
-# dev machine.  On slower or busier hosts tasks just last longer than planned, which is safe.
-SECONDS_PER_PATH_DAY = 40e-9
-# Below ~100 ms per task the scheduler overhead (and, for processes/distributed, the
-# serialisation of results) eats the gain; 4 tasks per slot lets slow workers shed load.
-MIN_TASK_SECONDS = 0.1
+BLOCK_PATHS = 25
+KERNELS = ("python", "numpy")
+# Serial cost of one path-day on the idle 2-core dev machine: pure Python 1,000 paths x 1460
+# days in 0.80 s (0.55 us); numpy 10,000 paths in 0.54 s (37 ns).  On slower or busier hosts
+# tasks just last longer than planned, which is safe.
+SECONDS_PER_PATH_DAY = {"python": 0.55e-6, "numpy": 40e-9}
+# 4 tasks per slot lets slow workers shed load.
 TASKS_PER_SLOT = 4
 
-# Serial seconds measured on the 2-core dev machine (numpy, one BLAS thread; the second
-# figure with the cores shared with other jobs):
-#   tiny   1,000 paths x 1460 days  0.06 s / 0.13 s
-#   small  4,000 paths x 1460 days  0.21 s / 0.36 s
-#   full  10,000 paths x 1460 days  0.53 s / 1.0 s  (the published size; the source's
-#                                   2 min 49 s was a pure-Python loop over the days)
+# Serial seconds on the 2-core dev machine (python kernel; the second figure with the cores
+# shared with other jobs):
+#   tiny     400 paths x 1460 days  0.3 s / 0.6 s
+#   small  4,000 paths x 1460 days  3.2 s / 6 s
+#   full  10,000 paths x 1460 days  8 s / 15 s  (the published size; the source's serial
+#                                   run took 2 min 49 s on its machine)
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"n_paths": 1_000, "days": 365 * 4},
+    "tiny": {"n_paths": 400, "days": 365 * 4},
     "small": {"n_paths": 4_000, "days": 365 * 4},
     "full": {"n_paths": 10_000, "days": 365 * 4},
 }
@@ -81,7 +90,8 @@ class MonteCarloData:
     n_paths: int
     seed: int
     block_paths: int = BLOCK_PATHS
-    min_task_seconds: float = MIN_TASK_SECONDS
+    kernel: str = "python"
+    min_task_seconds: float | None = None  # None: from the mode's calibrated overhead
 
     @property
     def n_blocks(self) -> int:
@@ -91,7 +101,7 @@ class MonteCarloData:
     @property
     def estimated_seconds(self) -> float:
         """Serial time predicted from :data:`SECONDS_PER_PATH_DAY`."""
-        return self.n_paths * self.option.days * SECONDS_PER_PATH_DAY
+        return self.n_paths * self.option.days * SECONDS_PER_PATH_DAY[self.kernel]
 
 
 @dataclass(frozen=True)
@@ -120,21 +130,27 @@ def prepare(size: str, seed: int, **params: Any) -> MonteCarloData:
     seed
         Root of the per-block :class:`numpy.random.SeedSequence`.
     **params
-        ``n_paths``, ``days``, ``block_paths``, ``min_task_seconds`` or any
-        :class:`AsianCall` field (``s0``, ``strike``, ``mu``, ``sigma``).
+        ``n_paths``, ``days``, ``block_paths``, ``kernel`` (``python``/``numpy``),
+        ``min_task_seconds`` or any :class:`AsianCall` field (``s0``, ``strike``,
+        ``mu``, ``sigma``).
 
     Returns
     -------
     MonteCarloData
+
+    Raises
+    ------
+    ValueError
+        For an unknown kernel.
     """
     merged = {**SIZES[size], **params}
+    if merged.get("kernel", "python") not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {merged['kernel']!r}")
     option_fields = {k: merged.pop(k) for k in list(merged) if k in AsianCall.__dataclass_fields__}
     return MonteCarloData(option=AsianCall(**option_fields), seed=seed, **merged)
 
 
-def plan_tasks(
-    n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float = MIN_TASK_SECONDS
-) -> int:
+def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float) -> int:
     """Number of tasks: ``TASKS_PER_SLOT × slots`` unless that makes tasks shorter than allowed.
 
     Parameters
@@ -159,13 +175,40 @@ def plan_tasks(
     return max(1, min(n_blocks, wanted))
 
 
-def block_payoffs(option: AsianCall, seed: int, block: int, n_paths: int) -> np.ndarray:
-    """Discounted payoffs of the *n_paths* paths of block number *block*.
+def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """``SeedSequence(seed, spawn_key=(block,))``: exactly ``SeedSequence(seed).spawn(block +
+    1)[block]``, without building the list."""
+    return np.random.SeedSequence(seed, spawn_key=(block,))
 
-    ``SeedSequence(seed, spawn_key=(block,))`` is exactly
-    ``SeedSequence(seed).spawn(block + 1)[block]``, without building the list.
-    """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+
+def block_payoffs(
+    option: AsianCall, seed: int, block: int, n_paths: int, kernel: str = "python"
+) -> np.ndarray:
+    """Discounted payoffs of the *n_paths* paths of block number *block*."""
+    if kernel == "python":
+        return _python_payoffs(option, block_seed(seed, block), n_paths)
+    return _numpy_payoffs(option, block_seed(seed, block), n_paths)
+
+
+def _python_payoffs(option: AsianCall, seeds: np.random.SeedSequence, n_paths: int) -> np.ndarray:
+    """The source write-up's day-by-day loop, in pure Python on purpose (see module docstring)."""
+    rng = random.Random(int.from_bytes(seeds.generate_state(4).tobytes(), "little"))
+    dt = 1.0 / option.days_per_year
+    drift = (option.mu - 0.5 * option.sigma**2) * dt
+    vol = option.sigma * math.sqrt(dt)
+    gauss, exp = rng.gauss, math.exp
+    payoffs = np.empty(n_paths)
+    for path in range(n_paths):
+        price, total = option.s0, 0.0
+        for _ in range(option.days):
+            price *= exp(drift + vol * gauss(0.0, 1.0))
+            total += price
+        payoffs[path] = max(total / option.days - option.strike, 0.0)
+    return payoffs * math.exp(-option.mu * option.maturity)
+
+
+def _numpy_payoffs(option: AsianCall, seeds: np.random.SeedSequence, n_paths: int) -> np.ndarray:
+    rng = np.random.default_rng(seeds)
     dt = 1.0 / option.days_per_year
     steps = rng.standard_normal((n_paths, option.days))
     steps *= option.sigma * math.sqrt(dt)
@@ -185,6 +228,7 @@ def price_blocks(task: tuple[MonteCarloData, int, int]) -> np.ndarray:
                 data.seed,
                 block,
                 min(data.block_paths, data.n_paths - block * data.block_paths),
+                data.kernel,
             )
             for block in range(start, stop)
         ]
@@ -205,7 +249,10 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
     -------
     MonteCarloResult
     """
-    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, data.min_task_seconds)
+    shortest = data.min_task_seconds
+    if shortest is None:
+        shortest = ctx.min_task_seconds()
+    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest)
     ranges = np.array_split(np.arange(data.n_blocks), n_tasks)
     tasks = [(data, int(blocks[0]), int(blocks[-1]) + 1) for blocks in ranges]
     payoffs = np.concatenate(ctx.map(price_blocks, tasks))
@@ -247,7 +294,7 @@ WORKLOAD = Workload(
     run=run,
     verify=verify,
     sizes=SIZES,
-    description="Asian call priced on daily GBM paths (numpy, blocks of paths per task)",
+    description="Asian call priced on daily GBM paths (pure-Python walk, blocks of paths per task)",
 )
 
 __all__ = [
@@ -256,6 +303,7 @@ __all__ = [
     "MonteCarloData",
     "MonteCarloResult",
     "block_payoffs",
+    "block_seed",
     "plan_tasks",
     "prepare",
     "price_blocks",

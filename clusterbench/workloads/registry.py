@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
+import sys
 
 from clusterbench.errors import ScenarioError
 from clusterbench.workloads import gridsearch, montecarlo, randomforest
@@ -86,10 +88,7 @@ def _import_workload(path: str) -> Workload:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ScenarioError(f"workload {path!r}: expected package.module:attribute")
-    try:
-        target: object = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ScenarioError(f"workload {path!r}: cannot import {module_name!r}: {exc}") from exc
+    target: object = _import_user_module(path, module_name)
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise ScenarioError(
@@ -101,6 +100,23 @@ def _import_workload(path: str) -> Workload:
             f"workload {path!r} is a {type(target).__name__}, not a clusterbench Workload"
         )
     return target
+
+
+def _import_user_module(path: str, module_name: str) -> object:
+    """Import a user's workload module the way ``python -m`` would: from the working
+    directory too.  Its functions are then pickled by value, so dask workers on other
+    hosts run them without having the module installed (the usual "ModuleNotFoundError
+    on the worker")."""
+    import cloudpickle
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(f"workload {path!r}: cannot import {module_name!r}: {exc}") from exc
+    cloudpickle.register_pickle_by_value(module)
+    return module
 
 
 __all__ = ["WORKLOADS", "resolve"]

@@ -96,12 +96,22 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
 def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
     results = tmp_path / "results"
     run = cli("run", "scaling", "-i", lab.inventory, "--size", "tiny",
-              "--workloads", "montecarlo,randomforest", "--schedulers", "synchronous,distributed",
+              "--workloads", "montecarlo,randomforest",
+              "--schedulers", "synchronous,distributed,distributed-scatter,local-distributed",
               "--workers", "1,3", "--repeats", "1", "--results-dir", str(results))
     assert run.returncode == 0, run.stderr + run.stdout
     records = only_records(results)
-    distributed = [r for r in records if r["scheduler"] == "distributed"]
-    assert {tuple(r["worker_hosts"]) for r in distributed} == {("pi1",), ("pi1", "pi2", "desktop1")}
+    lab_hosts = {(r["scheduler"], tuple(r["worker_hosts"])) for r in records
+                 if r["scheduler"].startswith("distributed")}
+    assert lab_hosts == {(mode, hosts) for mode in ("distributed", "distributed-scatter")
+                         for hosts in (("pi1",), ("pi1", "pi2", "desktop1"))}
+    # The local cluster next to the lab's: this machine's workers, clamped to its cores.
+    local = [r for r in records if r["scheduler"] == "local-distributed"]
+    assert {r["workload"] for r in local} == {"montecarlo", "randomforest"}
+    assert not {h for r in local for h in r["worker_hosts"]} & {"pi1", "pi2", "desktop1"}
+    assert {r["workers"] for r in local} <= {1, 2, 3}
+    scatter = {r["workload"] for r in records if r["scheduler"] == "distributed-scatter"}
+    assert scatter == {"randomforest"}  # joblib-only mode
     assert all(r["verified"] for r in records)
     assert no_worker_left(lab)
 

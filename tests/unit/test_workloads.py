@@ -99,7 +99,7 @@ def test_distributed_reproduces_the_serial_answer(
 
 
 def test_results_carry_metrics(references: dict) -> None:
-    assert references["montecarlo"].metrics == {"n_tasks": 4, "paths_per_task": 250}
+    assert references["montecarlo"].metrics == {"n_tasks": 4, "paths_per_task": 100}
     assert references["randomforest"].metrics == {"n_estimators": 50}
     assert references["gridsearch.svc"].metrics == {"candidates": 16, "fits": 48}
 
@@ -149,12 +149,34 @@ def test_montecarlo_price_is_plausible(references: dict) -> None:
     assert 0 < reference.stderr < 1
 
 
-def test_plan_tasks_keeps_tasks_above_100_ms() -> None:
-    assert montecarlo.plan_tasks(200, 100.0, slots=2) == 8  # 4 per slot when affordable
-    assert montecarlo.plan_tasks(200, 0.55, slots=2) == 5  # else fewer, >= 100 ms each
-    assert montecarlo.plan_tasks(200, 0.01, slots=8) == 1
-    assert montecarlo.plan_tasks(3, 100.0, slots=4) == 3  # never more tasks than blocks
+def test_plan_tasks_keeps_tasks_above_the_shortest_worthwhile_task() -> None:
+    assert montecarlo.plan_tasks(200, 100.0, slots=2, min_task_seconds=0.1) == 8  # 4 per slot
+    assert montecarlo.plan_tasks(200, 0.55, slots=2, min_task_seconds=0.1) == 5  # else fewer
+    assert montecarlo.plan_tasks(200, 0.01, slots=8, min_task_seconds=0.1) == 1
+    assert montecarlo.plan_tasks(3, 100.0, slots=4, min_task_seconds=0.1) == 3  # <= blocks
     assert montecarlo.plan_tasks(200, 0.01, slots=2, min_task_seconds=0) == 8
+
+
+def test_montecarlo_task_size_follows_the_calibrated_overhead() -> None:
+    data = montecarlo.prepare("small", SEED)  # ~3.2 s estimated, 160 blocks
+    with open_mode("threads", 2, task_overhead=0.002) as ctx:  # 2 ms -> tasks >= 100 ms
+        assert ctx.min_task_seconds() == pytest.approx(0.1)
+        coarse = montecarlo.plan_tasks(data.n_blocks, data.estimated_seconds, 64,
+                                       ctx.min_task_seconds())
+    with open_mode("threads", 2, task_overhead=0.02) as ctx:  # 20 ms -> tasks >= 1 s
+        finer_overhead = montecarlo.plan_tasks(data.n_blocks, data.estimated_seconds, 64,
+                                               ctx.min_task_seconds())
+    assert (coarse, finer_overhead) == (32, 3)
+
+
+def test_montecarlo_kernels_agree_statistically() -> None:
+    with open_mode("synchronous", 1) as ctx:
+        python = montecarlo.run(montecarlo.prepare("tiny", SEED), ctx)
+        numpy = montecarlo.run(montecarlo.prepare("tiny", SEED, kernel="numpy"), ctx)
+    assert python.price != numpy.price  # two different random streams...
+    assert abs(python.price - numpy.price) < 3 * (python.stderr + numpy.stderr)  # ...one price
+    with pytest.raises(ValueError, match="kernel must be one of python, numpy"):
+        montecarlo.prepare("tiny", SEED, kernel="fortran")
 
 
 def test_block_seed_is_the_spawned_child() -> None:
