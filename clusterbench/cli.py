@@ -53,12 +53,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("-i", "--inventory", help="inventory file (default: inventories/local.yml)")
     run.add_argument("--workloads", help="comma-separated workloads, e.g. montecarlo,randomforest")
     run.add_argument("--workers", help="worker counts, e.g. 1,2 or 1,2,4..max")
-    run.add_argument("--schedulers", help="comma-separated: synchronous,threads,processes,"
-                     "distributed")
+    run.add_argument("--schedulers", help="comma-separated modes: synchronous,threads,processes,"
+                     "distributed,distributed-scatter,local-distributed")
     run.add_argument("--size", help="tiny, small or full")
     run.add_argument("--repeats", type=int)
     run.add_argument("--warmup", type=int)
     run.add_argument("--seed", type=int)
+    run.add_argument("--order", help="order of adding distributed workers: inventory or "
+                     "fastest-first (short per-worker speed calibration)")
     run.add_argument("--results-dir", default="results", help="where run directories go")
     attach = run.add_mutually_exclusive_group()
     attach.add_argument("--scheduler-address", help="use an existing cluster (tcp://host:port)")

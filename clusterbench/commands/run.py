@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, calibrate, execute and report one scenario; returns 1 when any point failed."""
     scenario = narrow(load_scenario(args.scenario), workloads=args.workloads, size=args.size,
                       schedulers=args.schedulers, workers=args.workers, repeats=args.repeats,
-                      warmup=args.warmup, seed=args.seed)
+                      warmup=args.warmup, seed=args.seed, order=args.order)
     interfaces = _check_workloads(scenario)
     # Nanny shutdown chatter ("still alive after 4 s, killing") is not for the user.
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -82,16 +82,16 @@ def _backends(args: argparse.Namespace, inventory: Any, scenario: Scenario) -> d
     modes = set(scenario.schedulers)
     if modes & {"distributed", "distributed-scatter"}:
         if args.scheduler_address:
-            cluster: Any = ExistingCluster(args.scheduler_address)
+            cluster: Any = ExistingCluster(args.scheduler_address, order=scenario.order)
         elif args.attach:
             from clusterbench.cluster.lifecycle import running_cluster_address
 
-            cluster = ExistingCluster(running_cluster_address())
+            cluster = ExistingCluster(running_cluster_address(), order=scenario.order)
         else:
-            cluster = ManagedCluster(inventory)
+            cluster = ManagedCluster(inventory, order=scenario.order)
         backends |= {mode: cluster for mode in ("distributed", "distributed-scatter")}
     if "local-distributed" in modes:
-        backends["local-distributed"] = ManagedCluster(inventory_from(None))
+        backends["local-distributed"] = ManagedCluster(inventory_from(None), order=scenario.order)
     return backends
 
 
@@ -109,8 +109,11 @@ def _calibrate(scenario: Scenario, points: list[Point], backends: dict[str, Any]
     for point in points:
         widest[point.scheduler] = max(widest.get(point.scheduler, 1), point.workers)
     with err().status("calibrating") as status:
-        return calibrate(widest, widest, backends, scenario.blas_threads,
-                         listener=lambda message: status.update(message))
+        calibration = calibrate(widest, widest, backends, scenario.blas_threads,
+                                listener=lambda message: status.update(message))
+    speeds = {name: seconds for backend in backends.values()
+              for name, seconds in backend.worker_speed.items()}
+    return dataclasses.replace(calibration, worker_speed=speeds)
 
 
 def _environment(scenario: Scenario, inventory, args: argparse.Namespace) -> dict:  # noqa: ANN001

@@ -35,6 +35,7 @@ class Record:
     detail: str = ""
     worker_names: tuple[str, ...] = ()
     worker_hosts: tuple[str, ...] = ()
+    worker_addresses: tuple[str, ...] = ()
     setup_seconds: float = 0.0
     warmup_seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +54,7 @@ class Record:
         so that older readers can read newer files."""
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("worker_names", "worker_hosts"):
+        for key in ("worker_names", "worker_hosts", "worker_addresses"):
             if key in kept:
                 kept[key] = tuple(kept[key])
         return cls(**kept)

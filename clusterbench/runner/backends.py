@@ -5,14 +5,29 @@
 * :class:`ExistingCluster`: a cluster someone else started (``--scheduler-address``
   or ``clusterbench up``); at point k tasks are restricted to k of its workers,
   because resizing a cluster we do not own is not ours to do.
+
+"First k" follows the scenario's ``order``: ``inventory`` (as listed; by name
+for an existing cluster) or ``fastest-first``: before the first point every
+worker runs a short fixed CPU kernel (all at once, so workers sharing a host
+also share its cores, as they will under load) and the workers are added
+fastest first.  The per-worker kernel seconds are kept in ``worker_speed``
+and stored with the run's calibration.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from clusterbench.errors import LaunchError
+
+ORDERS = ("inventory", "fastest-first")
+#: Iterations of the per-worker speed kernel (~0.1 s on one dev-machine core).
+SPEED_LOOPS = 1_000_000
+SPEED_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -29,9 +44,11 @@ class PointWorkers:
 class ManagedCluster:
     """Start the inventory's cluster lazily and grow it point by point."""
 
-    def __init__(self, inventory: Any, timeout: float = 300.0) -> None:
+    def __init__(self, inventory: Any, timeout: float = 300.0, order: str = "inventory") -> None:
         self.inventory = inventory
         self.timeout = timeout
+        self.order = order
+        self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
         self.client: Any = None
 
@@ -41,14 +58,14 @@ class ManagedCluster:
 
     def workers_for(self, count: int) -> PointWorkers:
         """Run exactly the first *count* workers and return them once registered."""
-        import time
-
         from distributed import Client
 
         start = time.perf_counter()
         if self._cluster is None:
             self._cluster = _start_cluster(self.inventory)
             self.client = Client(self._cluster)
+            if self.order == "fastest-first":
+                self._order_fastest_first()
         ready = self._cluster.sync(self._cluster.use_workers, count, self.timeout)
         return PointWorkers(
             addresses=tuple(w.address for w in ready),
@@ -58,12 +75,51 @@ class ManagedCluster:
             setup_seconds=time.perf_counter() - start,
         )
 
+    def _order_fastest_first(self) -> None:
+        """Start every worker once, time the kernel on each, reorder the specs by speed."""
+        cluster = self._cluster
+        ready = cluster.sync(cluster.use_workers, self.max_workers, self.timeout)
+        self.worker_speed = worker_speed(self.client, [w.address for w in ready],
+                                         [w.slot.name for w in ready])
+        spec_of = {w.slot.name: w.slot.spec_name for w in ready}
+        per_spec: dict[str, list[float]] = {}
+        for name, seconds in self.worker_speed.items():
+            per_spec.setdefault(spec_of[name], []).append(seconds)
+        ranked = sorted(cluster.inventory_spec.workers,
+                        key=lambda spec: statistics.mean(per_spec.get(spec, [float("inf")])))
+        workers = {name: cluster.inventory_spec.workers[name] for name in ranked}
+        cluster.inventory_spec = dataclasses.replace(cluster.inventory_spec, workers=workers)
+
     def close(self) -> None:
         """Stop every worker and the scheduler."""
         if self.client is not None:
             self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def worker_speed(client: Any, addresses: list[str], names: list[str],
+                 rounds: int = SPEED_ROUNDS, loops: int = SPEED_LOOPS) -> dict[str, float]:
+    """Seconds each worker takes for the fixed CPU kernel (best of *rounds*, all at once).
+
+    Timed on the worker itself, so network latency does not count: this ranks CPU speed
+    (including a host's cgroup quota and what else shares its cores).
+    """
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(rounds):
+        futures = [client.submit(_timed_kernel, loops, workers=[address], pure=False,
+                                 allow_other_workers=False) for address in addresses]
+        for name, seconds in zip(names, client.gather(futures), strict=True):
+            best[name] = min(best[name], seconds)
+    return best
+
+
+def _timed_kernel(loops: int) -> float:
+    from clusterbench.runner.calibrate import _spin
+
+    start = time.perf_counter()
+    _spin(loops)
+    return time.perf_counter() - start
 
 
 def _start_cluster(inventory: Any) -> Any:
@@ -82,7 +138,9 @@ class ExistingCluster:
 
     address: str
     timeout: float = 60.0
+    order: str = "inventory"
     client: Any = field(default=None, init=False)
+    worker_speed: dict[str, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         from distributed import Client
@@ -97,9 +155,16 @@ class ExistingCluster:
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def workers_for(self, count: int) -> PointWorkers:
-        """The first *count* workers by name (fail if the cluster has fewer)."""
+        """The first *count* workers by name or speed (fail if the cluster has fewer)."""
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
-        chosen = sorted(workers.items(), key=lambda item: str(item[1].get("name")))[:count]
+        ordered = sorted(workers.items(), key=lambda item: str(item[1].get("name")))
+        if self.order == "fastest-first":
+            if not self.worker_speed:
+                self.worker_speed = worker_speed(self.client, [a for a, _ in ordered],
+                                                 [str(w.get("name")) for _, w in ordered])
+            ordered.sort(key=lambda item: self.worker_speed.get(str(item[1].get("name")),
+                                                                float("inf")))
+        chosen = ordered[:count]
         if len(chosen) < count:
             raise LaunchError(
                 f"the cluster at {self.address} has {len(workers)} workers; {count} were asked for"

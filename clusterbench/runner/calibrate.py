@@ -45,7 +45,9 @@ class Calibration:
 
     ``task_overhead`` maps mode → seconds per empty task; ``round_trip`` maps
     host → seconds of a scheduler↔worker round trip (median over its workers);
-    ``capacity`` maps k → speedup of k processes of the fixed kernel over one.
+    ``capacity`` maps k → speedup of k processes of the fixed kernel over one;
+    ``worker_speed`` maps worker name → seconds of the speed kernel when the
+    scenario's order is ``fastest-first``.
     """
 
     task_overhead: dict[str, float] = field(default_factory=dict)
@@ -53,6 +55,7 @@ class Calibration:
     round_trip: dict[str, float] = field(default_factory=dict)
     capacity: dict[int, float] = field(default_factory=dict)
     kernel_seconds: float = float("nan")
+    worker_speed: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready mapping (capacity keys become strings)."""

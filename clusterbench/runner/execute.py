@@ -167,6 +167,7 @@ class Sweep:
             blas_threads=blas if blas is not None else (self.scenario.blas_threads or 0),
             worker_names=workers.names if workers else (),
             worker_hosts=workers.hosts if workers else (),
+            worker_addresses=workers.addresses if workers else (),
             setup_seconds=setup, warmup_seconds=warmup,
             params=_params_of(workload, self._prepared.get(workload)),
             metrics=metrics or {},

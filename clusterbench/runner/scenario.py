@@ -11,6 +11,7 @@ A scenario file (``scenarios/*.yml``)::
     warmup: 1
     seed: 0
     blas_threads: 1              # per worker thread; "auto" = cores // slots
+    order: inventory             # or fastest-first: add distributed workers by measured speed
 
 Command-line options narrow any of these (:func:`narrow`).
 """
@@ -109,8 +110,8 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         warmup=_positive(data.get("warmup", 1), source, "warmup", zero_ok=True),
         seed=_positive(data.get("seed", 0), source, "seed", zero_ok=True),
         blas_threads=_blas(data.get("blas_threads", 1), source),
-        # "fastest-first" (per-worker calibration) is planned; until then only inventory order.
-        order=_choice(data.get("order", "inventory"), ("inventory",), source, "order"),
+        order=_choice(data.get("order", "inventory"), ("inventory", "fastest-first"), source,
+                      "order"),
         timeout=float(_positive(data.get("timeout", 300), source, "timeout")),
         description=str(data.get("description", "")),
         source=source,
@@ -229,6 +230,9 @@ def narrow(scenario: Scenario, **changes: Any) -> Scenario:
         updates["schedulers"] = _schedulers(changes["schedulers"], source)
     if changes.get("workers"):
         updates["workers"] = _workers_text(changes["workers"], "--workers")
+    if changes.get("order"):
+        updates["order"] = _choice(changes["order"], ("inventory", "fastest-first"), source,
+                                   "--order")
     for key in ("repeats", "warmup", "seed"):
         if changes.get(key) is not None:
             updates[key] = _positive(changes[key], source, f"--{key}", zero_ok=key != "repeats")

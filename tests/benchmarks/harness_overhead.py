@@ -23,6 +23,7 @@ import numpy as np
 
 from clusterbench.results.store import RunStore
 from clusterbench.runner.execute import Sweep
+from clusterbench.runner.modes import DEFAULT_MIN_TASK_SECONDS
 from clusterbench.runner.plan import Point
 from clusterbench.runner.scenario import WorkloadChoice, parse_scenario
 from clusterbench.workloads import montecarlo
@@ -31,8 +32,9 @@ from clusterbench.workloads import montecarlo
 def bare(data, workers: int, pool: ProcessPoolExecutor) -> float:  # noqa: ANN001
     """The hand-written equivalent of one montecarlo repeat (same tasks, same reduction)."""
     start = time.perf_counter()
-    estimate = data.n_paths * data.option.days * montecarlo.SECONDS_PER_PATH_DAY
-    n_tasks = montecarlo.plan_tasks(data.n_blocks, estimate, workers, data.min_task_seconds)
+    # Without a calibration the runner's context asks for tasks of DEFAULT_MIN_TASK_SECONDS.
+    n_tasks = montecarlo.plan_tasks(data.n_blocks, data.estimated_seconds, workers,
+                                    DEFAULT_MIN_TASK_SECONDS)
     ranges = np.array_split(np.arange(data.n_blocks), n_tasks)
     tasks = [dask.delayed(montecarlo.price_blocks)((data, int(r[0]), int(r[-1]) + 1))
              for r in ranges]

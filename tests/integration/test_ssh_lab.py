@@ -5,6 +5,7 @@ The lab is made by tests.fixtures.lab (skipped without root/sshd, failing in CI)
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -113,6 +114,24 @@ def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
     scatter = {r["workload"] for r in records if r["scheduler"] == "distributed-scatter"}
     assert scatter == {"randomforest"}  # joblib-only mode
     assert all(r["verified"] for r in records)
+    assert no_worker_left(lab)
+
+
+def test_fastest_first_adds_the_unthrottled_desktop_before_the_pis(lab, tmp_path):
+    results = tmp_path / "results"
+    run = cli("run", "scaling", "-i", lab.inventory, "--size", "tiny", "--order",
+              "fastest-first", "--workloads", "montecarlo", "--schedulers", "distributed",
+              "--workers", "1,2", "--repeats", "1", "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr + run.stdout
+    hosts = {r["workers"]: tuple(r["worker_hosts"]) for r in only_records(results)}
+    assert hosts[1] == ("desktop1",)  # 1.0 CPU against the pis' 0.25
+    addresses = {r["workers"]: r["worker_addresses"] for r in only_records(results)}
+    desktop = next(host.address for host in lab.hosts if host.name == "desktop1")
+    assert addresses[1][0].startswith(f"tcp://{desktop}:")
+    assert hosts[2][0] == "desktop1" and hosts[2][1] in {"pi1", "pi2"}
+    (run_dir,) = results.iterdir()
+    speed = json.loads((run_dir / "environment.json").read_text())["calibration"]["worker_speed"]
+    assert len(speed) == 3 and min(speed, key=speed.get).startswith("desktop1")
     assert no_worker_left(lab)
 
 

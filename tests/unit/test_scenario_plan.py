@@ -103,3 +103,13 @@ def test_record_round_trip():
     failed = Record(run_id="r", workload="w", size="tiny", scheduler="threads", workers=1,
                     repeat=0, seconds=float("nan"), verified=False, error="boom")
     assert math.isnan(Record.from_dict(json.loads(failed.to_json())).seconds)
+
+
+def test_order_is_inventory_by_default_fastest_first_on_request_and_validated():
+    base = {"workloads": ["montecarlo"]}
+    assert parse_scenario(base).order == "inventory"
+    assert parse_scenario(base | {"order": "fastest-first"}).order == "fastest-first"
+    assert narrow(parse_scenario(base), order="fastest-first").order == "fastest-first"
+    with pytest.raises(ScenarioError, match="field 'order': must be one of inventory, "
+                                            "fastest-first, got 'fastest'"):
+        parse_scenario(base | {"order": "fastest"})
