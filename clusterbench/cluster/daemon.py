@@ -6,6 +6,7 @@ Usage: ``python -m clusterbench.cluster.daemon INVENTORY STATE_FILE TIMEOUT``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -16,9 +17,12 @@ from typing import Any
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
 from clusterbench.cluster.lifecycle import down_file, write_state
 from clusterbench.cluster.spec import build_cluster_spec
-from clusterbench.errors import ClusterbenchError
+from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.inventory.load import load_inventory
 from clusterbench.inventory.model import Inventory, SSHHost
+
+# How often the daemon re-checks submitted jobs and a stop request while workers start.
+PUBLISH_SECONDS = 0.2
 
 
 async def serve(inventory_path: str, path: Path, timeout: float) -> int:
@@ -35,7 +39,9 @@ async def serve(inventory_path: str, path: Path, timeout: float) -> int:
     cluster = InventoryCluster(spec, name=inventory.cluster)
     try:
         await cluster
-        ready = await cluster.start_all(timeout, inventory.min_workers)
+        # From here `status` can see the cluster (pid, address) while `up` still waits.
+        base = base | {"address": cluster.scheduler_address, "dashboard": _dashboard(cluster)}
+        ready = await _start(cluster, inventory, timeout, stopping, path, base)
         state = base | await _describe(cluster, ready)
         write_state(path, state | {"status": "ready"})
         await stopping.wait()
@@ -48,17 +54,73 @@ async def serve(inventory_path: str, path: Path, timeout: float) -> int:
     return 0
 
 
+async def _start(
+    cluster: InventoryCluster,
+    inventory: Inventory,
+    timeout: float,
+    stopping: asyncio.Event,
+    path: Path,
+    base: dict[str, Any],
+) -> list[ReadyWorker]:
+    """``start_all``, publishing submitted jobs while it waits and giving up on SIGTERM.
+
+    Raises
+    ------
+    LaunchError
+        ``down`` asked to stop before the workers were ready.
+    """
+    start = asyncio.ensure_future(cluster.start_all(timeout, inventory.min_workers))
+    published = None
+    while not start.done():
+        # Only once every job is submitted (SpecCluster adds them to .workers together):
+        # cancelling sbatch half-way could leave a job that nothing cancels.
+        submitted = set(cluster.workers) >= set(cluster.worker_spec)
+        jobs = _queue_jobs(cluster) if submitted else None
+        if jobs is not None and jobs != published:
+            write_state(path, base | {"status": "starting", "queue_jobs": jobs})
+            published = jobs
+        if stopping.is_set() and submitted:
+            start.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await start
+            raise LaunchError("stopped by 'clusterbench down' before all workers registered")
+        await asyncio.wait({start}, timeout=PUBLISH_SECONDS)
+    return start.result()
+
+
+def _queue_jobs(cluster: InventoryCluster) -> list[dict[str, Any]]:
+    """The batch jobs of the cluster: id, host, launcher and the workers each registers."""
+    jobs = []
+    # Inventory order: SpecCluster fills .workers from a set.
+    for spec_name in (n for n in cluster.inventory_spec.workers if n in cluster.workers):
+        job_id = getattr(cluster.workers[spec_name], "job_id", None)
+        slots = cluster.inventory_spec.slots_of(spec_name)
+        if job_id is None or not slots:
+            continue
+        host = cluster.inventory_spec.host(slots[0].host)
+        jobs.append({"job": str(job_id), "host": host.name, "launcher": host.launcher,
+                     "spec": spec_name, "workers": [s.name for s in slots],
+                     "threads": slots[0].threads})
+    return jobs
+
+
 async def _describe(cluster: InventoryCluster, ready: list[ReadyWorker]) -> dict[str, Any]:
     info = await cluster.scheduler_comm.identity()
     workers = info["workers"]
     return {
         "address": cluster.scheduler_address,
-        "dashboard": cluster.dashboard_link if cluster.scheduler_info.get("services") else None,
+        "dashboard": _dashboard(cluster),
         "workers": [_worker_row(w, workers.get(w.address, {})) for w in ready],
+        # After start_all: jobs of hosts dropped under min_workers are already cancelled.
+        "queue_jobs": _queue_jobs(cluster),
         "failures": cluster.failures,
         "local_pids": [p for p in (getattr(w, "pid", None) for w in cluster.workers.values())
                        if p],
     }
+
+
+def _dashboard(cluster: InventoryCluster) -> str | None:
+    return cluster.dashboard_link if cluster.scheduler_info.get("services") else None
 
 
 def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> dict[str, Any]:
@@ -68,20 +130,27 @@ def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
-    """Processes of this session still alive on SSH hosts after close; killed if any."""
+    """Processes of this session still alive on SSH hosts after close; killed if any.
+
+    Hosts are checked concurrently, all checks before any kill: fake lab hosts share
+    one PID space, and one host's ``rm -rf <session dir>`` would show up as a leftover
+    in another host's check.
+    """
     from clusterbench.launchers.ssh import kill_leftovers, leftover_processes
 
-    found: dict[str, list[str]] = {}
-    for host in (h for h in inventory.hosts if isinstance(h, SSHHost)):
-        try:
-            await asyncio.sleep(0)
-            remaining = await leftover_processes(host, session)
-            if remaining:
-                found[host.name] = remaining
-            await kill_leftovers(host, session)
-        except (ClusterbenchError, OSError) as exc:
-            found[host.name] = [f"could not check: {exc}"]
-    return found
+    hosts = [h for h in inventory.hosts if isinstance(h, SSHHost)]
+    found = await asyncio.gather(*[_guarded(leftover_processes(h, session)) for h in hosts])
+    await asyncio.gather(*[_guarded(kill_leftovers(h, session)) for h in hosts])
+    return {host.name: remaining for host, remaining in zip(hosts, found, strict=True)
+            if remaining}
+
+
+async def _guarded(check: Any) -> Any:
+    """*check*'s result, or a one-item list saying why the host could not be checked."""
+    try:
+        return await check
+    except (ClusterbenchError, OSError) as exc:
+        return [f"could not check: {exc}"]
 
 
 def main(argv: list[str]) -> int:

@@ -39,12 +39,12 @@ def _dry_run(inventory: Any) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Re-read every running cluster live from its scheduler."""
+    """Re-read every running cluster live from its scheduler and its queues."""
     states = lifecycle.running_states()
     if not states:
         raise StateError("no cluster is up; start one with 'clusterbench up INVENTORY'")
     for _, state in states:
-        _print_state(state | {"workers": _live_workers(state)})
+        _print_state(state, _live_workers(state) if state.get("address") else [])
     return 0
 
 
@@ -53,25 +53,46 @@ def _live_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
 
     with Client(state["address"], timeout=10) as client:
         info = client.scheduler_info(n_workers=-1)["workers"]
-    known = {w["name"]: w for w in state.get("workers", [])}
-    return [{"name": str(w.get("name")), "host": known.get(str(w.get("name")), {}).get("host",
-             w.get("host")), "address": address, "threads": w.get("nthreads"),
-             "memory": w.get("memory_limit"), "status": "running"}
-            for address, w in sorted(info.items(), key=lambda i: str(i[1].get("name")))]
+    # Inventory host names beat the scheduler's IPs; queue workers also have them before ready.
+    hosts = {w["name"]: w["host"] for w in state.get("workers", [])}
+    for job in state.get("queue_jobs", []):
+        hosts |= {name: job["host"] for name in job["workers"] if name not in hosts}
+    # Same order as `up` printed (inventory order), workers it did not know last.
+    order = {name: i for i, name in enumerate(hosts)}
+    rows = [{"name": str(w.get("name")), "host": hosts.get(str(w.get("name")), w.get("host")),
+             "address": address, "threads": w.get("nthreads"), "memory": w.get("memory_limit"),
+             "status": "running"} for address, w in info.items()]
+    return sorted(rows, key=lambda row: (order.get(row["name"], len(order)), row["name"]))
 
 
-def _print_state(state: dict[str, Any]) -> None:
+def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None = None) -> None:
+    """The worker table; queue workers add job id, node and the queue's live state."""
     from dask.utils import format_bytes
 
-    table = Table(title=f"cluster {state.get('cluster')!r}  scheduler {state.get('address')}")
-    for column in ("worker", "host", "address", "threads", "memory", "status"):
+    from clusterbench.cluster.status import query_queues, worker_rows
+
+    queue, notes = query_queues(state)
+    rows = worker_rows(state, state.get("workers", []) if registered is None else registered,
+                       queue)
+    title = f"cluster {state.get('cluster')!r}  scheduler {state.get('address')}"
+    if state.get("status") not in (None, "ready"):
+        title += f"  ({state['status']})"
+    table = Table(title=title)
+    columns = ["worker", "host", "address", "threads", "memory", "status"]
+    with_queue = any(row["job"] for row in rows)
+    columns += ["job", "node", "queue state"] if with_queue else []
+    for column in columns:
         table.add_column(column)
-    for worker in state.get("workers", []):
-        memory = worker.get("memory")
-        table.add_row(worker["name"], str(worker["host"]), worker["address"],
-                      str(worker["threads"]), format_bytes(memory) if memory else "-",
-                      worker.get("status", "running"))
+    for row in rows:
+        memory = row.get("memory")
+        cells = [row["name"], str(row["host"]), row["address"], str(row.get("threads") or "-"),
+                 format_bytes(memory) if memory else "-", row.get("status", "running")]
+        if with_queue:
+            cells += [row["job"] or "-", row["node"] or "-", row["queue_state"] or "-"]
+        table.add_row(*cells)
     out().print(table)
+    for note in notes:
+        err().print(f"[yellow]{note}[/]")
     out().print(f"dashboard: {state.get('dashboard') or 'off'}")
 
 

@@ -203,17 +203,33 @@ class QueueLauncher:
                 f"submits jobs with it (run clusterbench on a {self.kind} submit host)"
             )
 
-    def queue_state(self, host: QueueHost, job_ids: Sequence[str]) -> dict[str, JobState]:
+    def queue_state(self, host: QueueHost | str, job_ids: Sequence[str]) -> dict[str, JobState]:
         """``{job_id: JobState}`` for those of *job_ids* the queue still knows (blocking).
 
-        Jobs absent from the answer have ended.  Raises :class:`CommandError` if the
-        query itself fails.
+        Parameters
+        ----------
+        host
+            The queue host, or just its name (``status`` has only the state file's
+            name; the name is used for error messages only).
+        job_ids
+            Ids as the submit command printed them.
+
+        Returns
+        -------
+        dict
+            Jobs absent from the answer have ended.
+
+        Raises
+        ------
+        CommandError
+            The query itself failed (program missing, timed out, unexpected error).
         """
         ids = [str(job_id) for job_id in job_ids]
         if not ids:
             return {}
         query = self.status
-        states = query.parse(_run_tolerant(query.command(ids), host, query.gone))
+        where = host if isinstance(host, str) else host.name
+        states = query.parse(_run_tolerant(query.command(ids), where, query.gone))
         # Some tools (SGE's qstat) list every job of the user: keep ours.
         return {job: state for job, state in states.items() if job in ids}
 
@@ -222,7 +238,7 @@ class QueueLauncher:
         ids = [str(job_id) for job_id in job_ids]
         if ids:
             argv = [*shlex.split(self.job_cls().cancel_command), *ids]
-            _run_tolerant(argv, host, self.status.gone)
+            _run_tolerant(argv, host.name, self.status.gone)
 
 
 def run_queue_command(argv: Sequence[str], *, where: str, timeout: float = 30) -> str:
@@ -426,10 +442,10 @@ def _condor_directives(lines: Sequence[str]) -> dict[str, str]:
 # --- queue state ---------------------------------------------------------------------
 
 
-def _run_tolerant(argv: list[str], host: QueueHost, gone: tuple[str, ...]) -> str:
+def _run_tolerant(argv: list[str], where: str, gone: tuple[str, ...]) -> str:
     """Run *argv*; a failure that only says some ids are unknown still returns stdout."""
     try:
-        return run_queue_command(argv, where=host.name)
+        return run_queue_command(argv, where=where)
     except CommandError as err:
         if any(marker.lower() in err.stderr.lower() for marker in gone):
             return err.stdout

@@ -1,0 +1,97 @@
+"""What ``up`` and ``status`` show per worker: the scheduler's view joined with the queue's.
+
+The daemon records in the state file every batch job it submitted
+(``queue_jobs``: job id, host, launcher, the worker names the job registers).
+:func:`query_queues` asks each queue system about those jobs (squeue, qstat,
+bjobs ... through :mod:`clusterbench.launchers.jobqueue`), and the pure
+:func:`worker_rows` joins that answer with the workers the scheduler has
+registered.  A job the queue lists but whose worker is not registered (still
+pending, or running but never connected) gets a row of its own, so pending
+jobs are visible while ``up`` waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from clusterbench.errors import ClusterbenchError
+from clusterbench.launchers.jobqueue import QUEUES, JobState
+
+# Queue-state column for a job the queue no longer lists (ended, failed, cancelled).
+GONE = "left the queue"
+UNKNOWN = "?"
+
+
+def query_queues(state: dict[str, Any]) -> tuple[dict[str, JobState], list[str]]:
+    """Ask each queue system about the jobs of *state* (blocking, one call per host).
+
+    Parameters
+    ----------
+    state
+        A cluster state file's contents (``queue_jobs`` as the daemon wrote it).
+
+    Returns
+    -------
+    states, notes
+        ``{job_id: JobState}`` for the jobs the queues still list, and one line per
+        host whose queue could not be asked (its jobs then show ``?``).
+    """
+    by_host: dict[tuple[str, str], list[str]] = {}
+    for job in state.get("queue_jobs", []):
+        by_host.setdefault((job["host"], job["launcher"]), []).append(str(job["job"]))
+    states: dict[str, JobState] = {}
+    notes: list[str] = []
+    for (host, kind), ids in by_host.items():
+        launcher = QUEUES.get(kind)
+        try:
+            if launcher is None:
+                raise ClusterbenchError(f"unknown queue launcher {kind!r}")
+            states.update(launcher.queue_state(host, ids))
+        except ClusterbenchError as exc:
+            notes.append(f"{host}: queue state unknown: {exc}")
+            states.update({job: JobState(UNKNOWN, "", "") for job in ids})
+    return states, notes
+
+
+def worker_rows(
+    state: dict[str, Any], registered: Iterable[dict[str, Any]], queue: dict[str, JobState]
+) -> list[dict[str, Any]]:
+    """One row per registered worker, plus one per expected queue worker not registered.
+
+    Pure.  Parameters: the state file (``queue_jobs``), the registered workers
+    (``name``, ``host``, ``address``, ``threads``, ``memory``), and
+    :func:`query_queues`'s states.  Rows of queue workers add ``job``, ``node`` and
+    ``queue_state`` (``RUNNING``, ``PENDING (Resources)``, ``left the queue``);
+    rows of local/SSH workers have ``job`` None.
+
+    Returns
+    -------
+    list of dict
+        Registered workers first (in the given order), then the missing ones in job order.
+    """
+    job_of = {name: job for job in state.get("queue_jobs", []) for name in job["workers"]}
+    rows = []
+    seen = set()
+    for worker in registered:
+        job = job_of.get(str(worker["name"]))
+        rows.append(worker | _queue_columns(job, queue))
+        seen.add(str(worker["name"]))
+    for name, job in job_of.items():
+        if name not in seen:
+            row = {"name": name, "host": job["host"], "address": "-", "threads": job.get("threads"),
+                   "memory": None, "status": "not registered"}
+            rows.append(row | _queue_columns(job, queue))
+    return rows
+
+
+def _queue_columns(job: dict[str, Any] | None, queue: dict[str, JobState]) -> dict[str, Any]:
+    """``job``/``node``/``queue_state`` of a row; all None for a worker that is no job."""
+    if job is None:
+        return {"job": None, "node": None, "queue_state": None}
+    job_id = str(job["job"])
+    found = queue.get(job_id)
+    if found is None:
+        return {"job": job_id, "node": None, "queue_state": GONE}
+    text = found.state + (f" ({found.reason})" if found.reason else "")
+    return {"job": job_id, "node": found.node or None, "queue_state": text}
