@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusterbench.errors import InventoryError
-from clusterbench.inventory.model import Inventory, LocalHost
+from clusterbench.inventory.model import Inventory, LocalHost, SSHHost
 from clusterbench.launchers.base import SpecContext, WorkerSlot, launcher_for
 
 
@@ -47,6 +47,9 @@ def scheduler_address(inventory: Inventory) -> str:
     spec = inventory.scheduler
     if spec.address:
         return spec.address
+    remote = scheduler_host(inventory)
+    if remote is not None:
+        return remote.address
     if spec.interface:
         from distributed.utils import get_ip_interface
 
@@ -58,6 +61,27 @@ def scheduler_address(inventory: Inventory) -> str:
         "local ones must reach the scheduler; set an address of this machine they can reach "
         "(or 'interface')"
     )
+
+
+def scheduler_host(inventory: Inventory) -> SSHHost | None:
+    """The ssh host the scheduler runs on, or None when it runs on this machine.
+
+    Raises
+    ------
+    InventoryError
+        When ``scheduler.host`` names no ssh host (the loader reports this
+        earlier, with a did-you-mean; inventories built in code land here).
+    """
+    name = inventory.scheduler.host
+    if name == "local":
+        return None
+    host = next((h for h in inventory.hosts if h.name == name), None)
+    if not isinstance(host, SSHHost):
+        raise InventoryError(
+            f"{inventory.source}: scheduler: field 'host': {name!r} is not an ssh host "
+            "of the inventory; use 'local' or the name of an ssh host"
+        )
+    return host
 
 
 def build_cluster_spec(inventory: Inventory, session: str = "", local_directory: str | None = None
@@ -74,12 +98,19 @@ def build_cluster_spec(inventory: Inventory, session: str = "", local_directory:
         launcher = launcher_for(host.launcher)
         workers.update(launcher.worker_specs(host, context))
         slots.extend(launcher.slots(host, context))
-    return ClusterSpec(scheduler=_scheduler_spec(inventory, address), workers=workers,
+    return ClusterSpec(scheduler=_scheduler_spec(inventory, address, session), workers=workers,
                        slots=tuple(slots), hosts=inventory.hosts)
 
 
-def _scheduler_spec(inventory: Inventory, address: str) -> dict[str, Any]:
+def _scheduler_spec(inventory: Inventory, address: str, session: str) -> dict[str, Any]:
     spec = inventory.scheduler
+    remote = scheduler_host(inventory)
+    if remote is not None:
+        from clusterbench.launchers.ssh import SSHScheduler
+
+        options = {"host": remote, "session": session, "address": address, "port": spec.port,
+                   "dashboard": spec.dashboard, "python": spec.python}
+        return {"cls": SSHScheduler, "options": options}
     options: dict[str, Any] = {"host": address, "port": spec.port}
     if spec.dashboard is None:
         options["dashboard"] = False

@@ -52,7 +52,8 @@ def load_inventory(path: str | Path) -> Inventory:
 def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:
     """Validate an already-parsed mapping (see :func:`load_inventory`)."""
     if not isinstance(data, dict):
-        raise InventoryError(f"{source}: expected a mapping with 'hosts', got {type(data).__name__}")
+        kind = type(data).__name__
+        raise InventoryError(f"{source}: expected a mapping with 'hosts', got {kind}")
     _reject_unknown(data, _TOP_LEVEL, source, where="")
     hosts = data.get("hosts")
     if not isinstance(hosts, list) or not hosts:
@@ -65,9 +66,11 @@ def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:
     _check_duplicates(merged, source)
     fields = {k: v for k, v in data.items() if k != "defaults"} | {"hosts": merged}
     try:
-        return Inventory.model_validate(fields | {"source": source})
+        inventory = Inventory.model_validate(fields | {"source": source})
     except ValidationError as exc:
         raise InventoryError(_describe(exc, merged, source)) from None
+    _check_scheduler_host(inventory)
+    return inventory
 
 
 def _read_yaml(path: Path) -> Any:
@@ -122,6 +125,27 @@ def _check_duplicates(hosts: list[dict], source: str) -> None:
             seen[name] = index
 
 
+def _check_scheduler_host(inventory: Inventory) -> None:
+    """``scheduler.host`` is ``local`` or the name of an ssh host of the inventory."""
+    spec, source = inventory.scheduler, inventory.source
+    if spec.host == "local":
+        return
+    kinds = {host.name: host.launcher for host in inventory.hosts}
+    ssh_names = [name for name, launcher in kinds.items() if launcher == "ssh"]
+    where = f"{source}: scheduler: field 'host'"
+    if spec.host not in kinds:
+        valid = ", ".join(["local", *ssh_names])
+        raise InventoryError(f"{where}: unknown host {spec.host!r}"
+                             f"{_suggest(spec.host, ['local', *ssh_names])}; valid: {valid}")
+    if kinds[spec.host] != "ssh":
+        raise InventoryError(f"{where}: host {spec.host!r} is a {kinds[spec.host]} host; the "
+                             "scheduler runs on 'local' or on an ssh host")
+    if spec.interface:
+        # The interface would be resolved here, on the wrong machine.
+        raise InventoryError(f"{source}: scheduler: field 'interface': not supported with a "
+                             f"remote scheduler host; set 'address' (default: {spec.host}'s)")
+
+
 def _reject_unknown(data: dict, valid: set[str], source: str, where: str) -> None:
     for key in data:
         if key not in valid:
@@ -158,7 +182,8 @@ def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
     loc = [p for p in loc if isinstance(p, int) or (p.isidentifier() and p not in _HOST_MODELS)]
     field = ".".join(str(part) for part in loc)
     if error["type"] == "extra_forbidden":
-        return f"{source}: {where}unknown field {field!r}{_suggest(str(loc[-1]), model.model_fields)}"
+        hint = _suggest(str(loc[-1]), model.model_fields)
+        return f"{source}: {where}unknown field {field!r}{hint}"
     label = f"field {field!r}: " if field else ""
     return f"{source}: {where}{label}{_problem(error)}"
 

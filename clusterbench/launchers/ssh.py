@@ -14,11 +14,16 @@ not forward signals (#3420).  :class:`SSHWorker` is a distributed
   runs under a PTY so that a dropped connection still delivers SIGHUP;
 * handshakes per host are bounded (sshd's ``MaxStartups``) and every
   worker of one host shares one SSH connection.
+
+:class:`SSHScheduler` runs the scheduler on a named ssh host of the inventory
+(``scheduler: {host: NAME}``) the same way: PTY, PID file, stop by PID; it is
+ready when it has written its scheduler file and a client connects to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from collections import deque
 from dataclasses import dataclass
@@ -32,6 +37,8 @@ from clusterbench.launchers.base import SpecContext, WorkerSlot, blas_env
 
 REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
 STOP_GRACE = 5.0
+SCHEDULER_TIMEOUT = 60.0
+POLL_SECONDS = 0.05
 
 
 def session_dir(session: str) -> str:
@@ -157,36 +164,29 @@ async def run_remote(host: SSHHost, command: str, timeout: float = 30.0) -> Any:
         CONNECTIONS.release(host)
 
 
-class SSHWorker(ProcessInterface):
-    """One dask worker process on an SSH host (a distributed ``ProcessInterface``).
+class _RemoteProcess(ProcessInterface):
+    """One long-running process on an SSH host, started under a PTY, stopped by PID.
 
-    Parameters
-    ----------
-    scheduler
-        Scheduler address (passed by SpecCluster).
-    name
-        Worker name, registered with the scheduler.
-    host
-        The inventory host (a frozen :class:`SSHHost`).
-    session
-        Token of this ``up``; names the remote scratch directory.
+    Subclasses give the command and a *role* (worker name or ``scheduler``): the
+    command records its PID in ``<session dir>/<role>.pid`` so that ``close`` can
+    signal exactly that process (OpenSSH does not forward signals, distributed#3420).
     """
 
-    def __init__(self, scheduler: str, name: str, host: SSHHost, session: str) -> None:
+    def __init__(self, host: SSHHost, session: str, role: str, command: str) -> None:
         super().__init__()
-        self.scheduler = scheduler
-        self.name = name
         self.host = host
         self.session = session
-        self.command = worker_command(host, name, scheduler, session)
+        self.role = role
+        self.command = command
+        self.where = host.name  # how failures name this process
         self.failure: LaunchError | None = None
         self._connection: Any = None
         self._process: Any = None
         self._output: deque[str] = deque(maxlen=20)
 
-    async def start(self) -> None:
-        """Launch the worker; a failure is recorded in :attr:`failure`, not raised,
-        so that the cluster can carry on with the other hosts (``min_workers``)."""
+    async def _launch(self) -> None:
+        """Open (or share) the host's connection and start the command; a failure is
+        recorded in :attr:`failure`, not raised."""
         try:
             self._connection = await CONNECTIONS.acquire(self.host)
             self._process = await self._connection.create_process(
@@ -195,7 +195,6 @@ class SSHWorker(ProcessInterface):
             asyncio.ensure_future(self._collect_output())
         except LaunchError as exc:
             self.failure = exc
-        await super().start()
 
     async def _collect_output(self) -> None:
         async for line in self._process.stdout:
@@ -207,7 +206,7 @@ class SSHWorker(ProcessInterface):
             status = self._process.exit_status
             if status is not None:
                 self.failure = CommandError(
-                    self.command, status, stderr="\n".join(self._output), where=self.host.name
+                    self.command, status, stderr="\n".join(self._output), where=self.where
                 )
         return self.failure
 
@@ -226,11 +225,154 @@ class SSHWorker(ProcessInterface):
         await super().close()
 
     async def _signal(self, signal: str) -> None:
-        pid_file = shlex.quote(f"{session_dir(self.session)}/{self.name}.pid")
-        try:
+        pid_file = shlex.quote(f"{session_dir(self.session)}/{self.role}.pid")
+        # The connection may be gone; the PTY hang-up then stops the process.
+        with contextlib.suppress(Exception):
             await self._connection.run(f"kill -{signal} $(cat {pid_file}) 2>/dev/null", check=False)
-        except Exception:  # the connection may be gone; the PTY hang-up then stops it
-            pass
+
+
+class SSHWorker(_RemoteProcess):
+    """One dask worker process on an SSH host (a distributed ``ProcessInterface``).
+
+    Parameters
+    ----------
+    scheduler
+        Scheduler address (passed by SpecCluster).
+    name
+        Worker name, registered with the scheduler.
+    host
+        The inventory host (a frozen :class:`SSHHost`).
+    session
+        Token of this ``up``; names the remote scratch directory.
+    """
+
+    def __init__(self, scheduler: str, name: str, host: SSHHost, session: str) -> None:
+        super().__init__(host, session, name, worker_command(host, name, scheduler, session))
+        self.scheduler = scheduler
+        self.name = name
+
+    async def start(self) -> None:
+        """Launch the worker; a failure is recorded in :attr:`failure`, not raised,
+        so that the cluster can carry on with the other hosts (``min_workers``).
+        Readiness is the scheduler's business (the cluster polls it)."""
+        await self._launch()
+        await super().start()
+
+
+def scheduler_command(host: SSHHost, address: str, port: int, dashboard: int | None,
+                      python: str | None, session: str) -> str:
+    """The remote shell command that runs the dask scheduler on *host* (pure).
+
+    The scheduler writes its address to ``<session dir>/scheduler.json``; that path
+    also tags the process for ``down``'s leftover check.
+    """
+    scratch = session_dir(session)
+    board = (["--no-dashboard"] if dashboard is None
+             else ["--dashboard-address", f"{address}:{dashboard}"])
+    scheduler = [
+        python or host.python or "python3", "-m", "distributed.cli.dask_scheduler",
+        "--host", address, "--port", str(port), *board,
+        "--scheduler-file", f"{scratch}/scheduler.json",
+    ]
+    env = [shlex.quote(f"{k}={v}") for k, v in host.env.items()]
+    steps = [
+        f"mkdir -p {shlex.quote(scratch)}",
+        f"echo $$ > {shlex.quote(f'{scratch}/scheduler.pid')}",
+        *host.setup,
+        " ".join(["exec env", *env, shlex.join(scheduler)]),
+    ]
+    return " && ".join(steps)
+
+
+class SSHScheduler(_RemoteProcess):
+    """The dask scheduler on an SSH host of the inventory (``scheduler: {host: NAME}``).
+
+    Ready when the scheduler has written its address and a client connects to it,
+    within *timeout* seconds; an early exit fails at once with the command, exit
+    status and output tail.
+
+    Parameters
+    ----------
+    host
+        The inventory host the scheduler runs on.
+    session
+        Token of this ``up``; names the remote scratch directory.
+    address
+        Address the scheduler binds to and workers connect to.
+    port, dashboard
+        Scheduler and dashboard ports (0: any free port; dashboard None: off).
+    python
+        Interpreter on *host* (default: the host's ``python``).
+    timeout
+        Seconds for the scheduler to become reachable.
+    """
+
+    def __init__(self, host: SSHHost, session: str, address: str, port: int = 0,
+                 dashboard: int | None = 0, python: str | None = None,
+                 timeout: float = SCHEDULER_TIMEOUT) -> None:
+        command = scheduler_command(host, address, port, dashboard, python, session)
+        super().__init__(host, session, "scheduler", command)
+        self.where = f"scheduler on {host.name}"
+        self.timeout = timeout
+
+    async def start(self) -> None:
+        """Launch the scheduler and wait until a client can connect to it.
+
+        Raises
+        ------
+        LaunchError
+            When it cannot be started, exits early or is not reachable in time.
+        """
+        await self._launch()
+        if self.failure is not None:
+            raise self.failure
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        self.address = await self._wait_address(deadline)
+        await self._wait_connectable(deadline)
+        await super().start()
+
+    async def _wait_address(self, deadline: float) -> str:
+        """Poll the scheduler file over the shared connection (not stderr, distributed#8393)."""
+        path = shlex.quote(f"{session_dir(self.session)}/scheduler.json")
+        loop = asyncio.get_running_loop()
+        while True:
+            failure = self.exit_failure()
+            if failure is not None:
+                raise failure
+            result = await self._connection.run(f"cat {path} 2>/dev/null", check=False)
+            address = _address_from(result.stdout or "")
+            if address:
+                return address
+            if loop.time() > deadline:
+                raise self._not_ready("did not write its address")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _wait_connectable(self, deadline: float) -> None:
+        from distributed.comm import connect
+
+        remaining = max(1.0, deadline - asyncio.get_running_loop().time())
+        try:
+            comm = await connect(self.address, timeout=remaining)
+        except OSError as exc:
+            raise self._not_ready(f"is not reachable at {self.address} ({exc})") from None
+        await comm.close()
+
+    def _not_ready(self, what: str) -> LaunchError:
+        tail = " | ".join(line for line in self._output if line.strip())[-300:]
+        return LaunchError(
+            f"scheduler on host {self.host.name!r} {what} within {self.timeout:g} s"
+            + (f"; output: {tail}" if tail else "")
+        )
+
+
+def _address_from(text: str) -> str | None:
+    """The ``address`` of a scheduler file's JSON text (None while it is not written yet)."""
+    import json
+
+    try:
+        return json.loads(text).get("address") or None
+    except (ValueError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)

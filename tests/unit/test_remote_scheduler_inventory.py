@@ -1,0 +1,82 @@
+"""``scheduler: {host: NAME}``: validation (one line, did-you-mean) and the pure spec."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from clusterbench.cluster.spec import build_cluster_spec, scheduler_address
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.load import parse_inventory
+from clusterbench.launchers.ssh import SSHScheduler, scheduler_command
+
+
+def inventory(scheduler: dict) -> dict:
+    return {
+        "cluster": "lab",
+        "scheduler": scheduler,
+        "hosts": [
+            {"name": "pi1", "launcher": "ssh", "address": "10.0.0.11", "python": "/opt/py",
+             "env": {"X": "1"}, "setup": ["source /opt/venv/bin/activate"]},
+            {"name": "pi2", "launcher": "ssh", "address": "10.0.0.12"},
+            {"name": "laptop", "launcher": "local"},
+            {"name": "hpc", "launcher": "slurm"},
+        ],
+    }
+
+
+@pytest.mark.parametrize(("scheduler", "message"), [
+    ({"host": "pi-1"}, "lab.yml: scheduler: field 'host': unknown host 'pi-1' (did you mean "
+                      "'pi1'?); valid: local, pi1, pi2"),
+    ({"host": "lcoal"}, "lab.yml: scheduler: field 'host': unknown host 'lcoal' (did you mean "
+                        "'local'?); valid: local, pi1, pi2"),
+    ({"host": "zzz"}, "lab.yml: scheduler: field 'host': unknown host 'zzz'; valid: local, pi1, "
+                      "pi2"),
+    ({"host": "laptop"}, "lab.yml: scheduler: field 'host': host 'laptop' is a local host; the "
+                         "scheduler runs on 'local' or on an ssh host"),
+    ({"host": "hpc"}, "lab.yml: scheduler: field 'host': host 'hpc' is a slurm host; the "
+                      "scheduler runs on 'local' or on an ssh host"),
+    ({"host": "pi1", "interface": "eth0"}, "lab.yml: scheduler: field 'interface': not "
+                                           "supported with a remote scheduler host"),
+])
+def test_bad_scheduler_host_is_one_line_naming_file_and_field(scheduler, message):
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(inventory(scheduler), source="lab.yml")
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_scheduler_on_named_ssh_host_builds_remote_scheduler_spec():
+    parsed = parse_inventory(inventory({"host": "pi1", "port": 8786, "dashboard": None}))
+    assert scheduler_address(parsed) == "10.0.0.11"  # default: the host's address
+    spec = build_cluster_spec(parsed, session="abc")
+    assert spec.scheduler["cls"] is SSHScheduler
+    options = spec.scheduler["options"]
+    assert options["host"].name == "pi1" and options["address"] == "10.0.0.11"
+    assert (options["port"], options["dashboard"], options["session"]) == (8786, None, "abc")
+
+
+def test_explicit_address_wins_over_the_hosts():
+    parsed = parse_inventory(inventory({"host": "pi2", "address": "192.168.1.2"}))
+    assert scheduler_address(parsed) == "192.168.1.2"
+
+
+def test_local_scheduler_is_unchanged():
+    parsed = parse_inventory(inventory({"address": "10.0.0.1"}))
+    assert build_cluster_spec(parsed, session="abc").scheduler["cls"] == "distributed.Scheduler"
+
+
+def test_scheduler_command_is_tagged_and_uses_the_hosts_setup_and_env():
+    host = parse_inventory(inventory({"host": "pi1"})).host("pi1")
+    command = scheduler_command(host, "10.0.0.11", 0, 0, None, "abc")
+    steps = command.split(" && ")
+    assert steps[:3] == ["mkdir -p /tmp/clusterbench-abc",
+                         "echo $$ > /tmp/clusterbench-abc/scheduler.pid",
+                         "source /opt/venv/bin/activate"]
+    argv = shlex.split(steps[3])
+    assert argv[:4] == ["exec", "env", "X=1", "/opt/py"]
+    assert "--scheduler-file" in argv and "/tmp/clusterbench-abc/scheduler.json" in argv
+    assert argv[argv.index("--dashboard-address") + 1] == "10.0.0.11:0"
+    off = scheduler_command(host, "10.0.0.11", 8786, None, "/other/py", "abc")
+    assert "--no-dashboard" in off and "/other/py -m distributed.cli.dask_scheduler" in off
