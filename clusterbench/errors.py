@@ -44,7 +44,8 @@ class CommandError(LaunchError):
     """A shell/remote command failed; carries everything needed to diagnose it."""
 
     def __init__(
-        self, command: str, returncode: int | None, stdout: str = "", stderr: str = "", *, where: str = ""
+        self, command: str, returncode: int | None, stdout: str = "", stderr: str = "", *,
+        where: str = "",
     ) -> None:
         self.command = command
         self.returncode = returncode

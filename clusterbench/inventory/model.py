@@ -31,7 +31,7 @@ BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _memory(value: Any) -> Any:
-    """Accept ``"auto"``, ``None``, a byte count or a dask size string (``"512MB"``, ``"2 GiB"``)."""
+    """Accept ``"auto"``, ``None``, a byte count or a dask size string (``"512MB"``)."""
     if value is None or value == "auto":
         return value
     if isinstance(value, bool):

@@ -49,7 +49,8 @@ def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
               "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
     records = only_records(results)
-    assert [len(r["worker_names"]) for r in records] == [1, 2] and all(r["verified"] for r in records)
+    assert [len(r["worker_names"]) for r in records] == [1, 2]
+    assert all(r["verified"] for r in records)
 
     assert cli("down").returncode == 0
     slurm_cluster.wait_no_jobs()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from clusterbench.errors import InventoryError
 from clusterbench.inventory.load import load_inventory, parse_inventory
@@ -56,7 +57,8 @@ MALFORMED = [
     ({"hosts": [{"launcher": "local"}]}, "lab.yml: hosts[0]: field 'name': is required"),
     ({"hosts": [local()], "defaults": {"thraeds": 2}},
      "lab.yml: defaults: unknown field 'thraeds' (did you mean 'threads'?)"),
-    ({"hosts": [local(env=[1])]}, "lab.yml: hosts[0] 'pi3': field 'env': must be a mapping, got [1]"),
+    ({"hosts": [local(env=[1])]},
+     "lab.yml: hosts[0] 'pi3': field 'env': must be a mapping, got [1]"),
     ({"hosts": []}, "lab.yml: field 'hosts': must be a non-empty list of hosts"),
     (["not", "a", "mapping"], "lab.yml: expected a mapping with 'hosts', got list"),
     ({"hosts": ["pi1"]}, "lab.yml: hosts[0]: must be a mapping, got 'pi1'"),
@@ -102,7 +104,7 @@ def test_memory_sizes_parse_and_auto_workers_are_the_cores():
 
 def test_model_is_frozen():
     inventory = parse_inventory({"hosts": [local()]})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         inventory.hosts[0].threads = 5  # type: ignore[misc]
 
 

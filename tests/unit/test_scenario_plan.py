@@ -51,8 +51,10 @@ def test_parse_defaults_and_workload_forms():
      "s.yml: field 'schedulers': must be one of synchronous, threads, processes, distributed, "
      "distributed-scatter, local-distributed, got 'thread' (did you mean 'threads'?)"),
     ({"workloads": ["x"], "repeat": 3}, "s.yml: unknown field 'repeat' (did you mean 'repeats'?)"),
-    ({"workloads": ["x"], "repeats": 0}, "s.yml: field 'repeats': must be a positive integer, got 0"),
-    ({"workloads": [{"size": "tiny"}]}, "s.yml: workloads[0]: needs a 'name', got {'size': 'tiny'}"),
+    ({"workloads": ["x"], "repeats": 0},
+     "s.yml: field 'repeats': must be a positive integer, got 0"),
+    ({"workloads": [{"size": "tiny"}]},
+     "s.yml: workloads[0]: needs a 'name', got {'size': 'tiny'}"),
 ])
 def test_parse_errors(data, message):
     with pytest.raises(ScenarioError) as info:

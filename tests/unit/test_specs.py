@@ -64,7 +64,8 @@ def test_worker_command_carries_per_host_options():
     worker = argv[argv.index("/opt/venv/bin/python"):]
     assert worker[1:4] == ["-m", "distributed.cli.dask_worker", "tcp://10.0.0.1:8786"]
     for flag, value in [("--name", "pi1-0"), ("--nthreads", "4"), ("--memory-limit", "900000000"),
-                        ("--host", "10.0.0.11"), ("--local-directory", "/tmp/clusterbench-s1/pi1-0")]:
+                        ("--host", "10.0.0.11"),
+                        ("--local-directory", "/tmp/clusterbench-s1/pi1-0")]:
         assert worker[worker.index(flag) + 1] == value
 
 
