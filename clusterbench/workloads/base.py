@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SIZES = ("tiny", "small", "full")
+#: Tasks per slot when work is split: 4 lets slow workers shed load to fast ones.
+TASKS_PER_SLOT = 4
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,28 @@ class Workload:
         if size not in self.sizes:
             raise KeyError(f"{self.name} has no size {size!r}; valid: {', '.join(self.sizes)}")
         return dict(self.sizes[size])
+
+
+def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float) -> int:
+    """Number of tasks: ``TASKS_PER_SLOT × slots`` unless that makes tasks shorter than allowed.
+
+    Parameters
+    ----------
+    n_blocks
+        Upper bound: a task holds at least one block.
+    serial_seconds
+        Estimated serial time of the whole computation.
+    slots
+        Tasks that can run at once (:attr:`ExecutionContext.slots`).
+    min_task_seconds
+        Smallest worthwhile task; ``0`` disables the bound.
+
+    Returns
+    -------
+    int
+        Between 1 and *n_blocks*.
+    """
+    wanted = TASKS_PER_SLOT * max(1, slots)
+    if min_task_seconds > 0:
+        wanted = min(wanted, int(serial_seconds // min_task_seconds))
+    return max(1, min(n_blocks, wanted))

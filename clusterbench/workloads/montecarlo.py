@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from clusterbench.workloads.base import Verdict, Workload
+from clusterbench.workloads.base import Verdict, Workload, plan_tasks
 
 BLOCK_PATHS = 25
 KERNELS = ("python", "numpy")
@@ -49,8 +49,6 @@ KERNELS = ("python", "numpy")
 # days in 0.80 s (0.55 us); numpy 10,000 paths in 0.54 s (37 ns).  On slower or busier hosts
 # tasks just last longer than planned, which is safe.
 SECONDS_PER_PATH_DAY = {"python": 0.55e-6, "numpy": 40e-9}
-# 4 tasks per slot lets slow workers shed load.
-TASKS_PER_SLOT = 4
 
 # Serial seconds on the 2-core dev machine (python kernel; the second figure with the cores
 # shared with other jobs):
@@ -148,31 +146,6 @@ def prepare(size: str, seed: int, **params: Any) -> MonteCarloData:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {merged['kernel']!r}")
     option_fields = {k: merged.pop(k) for k in list(merged) if k in AsianCall.__dataclass_fields__}
     return MonteCarloData(option=AsianCall(**option_fields), seed=seed, **merged)
-
-
-def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float) -> int:
-    """Number of tasks: ``TASKS_PER_SLOT × slots`` unless that makes tasks shorter than allowed.
-
-    Parameters
-    ----------
-    n_blocks
-        Upper bound: a task holds at least one block.
-    serial_seconds
-        Estimated serial time of the whole computation.
-    slots
-        Tasks that can run at once (:attr:`ExecutionContext.slots`).
-    min_task_seconds
-        Smallest worthwhile task; ``0`` disables the bound.
-
-    Returns
-    -------
-    int
-        Between 1 and *n_blocks*.
-    """
-    wanted = TASKS_PER_SLOT * max(1, slots)
-    if min_task_seconds > 0:
-        wanted = min(wanted, int(serial_seconds // min_task_seconds))
-    return max(1, min(n_blocks, wanted))
 
 
 def block_seed(seed: int, block: int) -> np.random.SeedSequence:

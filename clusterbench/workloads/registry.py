@@ -45,6 +45,7 @@ WORKLOADS: dict[str, Workload] = {
     for workload in (
         montecarlo.WORKLOAD,
         randomforest.WORKLOAD,
+        randomforest.BLOCKS_WORKLOAD,
         gridsearch.SVC_WORKLOAD,
         gridsearch.PIPELINE_WORKLOAD,
         gridsearch.PIPELINE_AWARE_WORKLOAD,

@@ -176,3 +176,19 @@ def test_process_capacity_is_one_for_one_process_and_positive_for_two():
     assert capacity[1] == 1.0
     assert 0.3 < capacity[2] < 2.6  # 2 noisy cores: anything from contended to ideal
     assert kernel_seconds > 0
+
+
+def _pid_after_sleep(seconds: float) -> int:
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_processes_mode_spreads_coarse_tasks_over_every_process():
+    # dask's default chunksize (6 tasks per submission) put a point's few coarse tasks all
+    # into one process; each task must get its own submission.
+    with open_mode("processes", 2) as ctx:
+        pids = ctx.map(_pid_after_sleep, [0.30, 0.31, 0.32, 0.33])  # distinct: pure keys
+    assert len(set(pids)) == 2

@@ -247,6 +247,7 @@ def test_registry_names() -> None:
     assert NAMES == [
         "montecarlo",
         "randomforest",
+        "randomforest.blocks",
         "gridsearch.svc",
         "gridsearch.pipeline",
         "gridsearch.pipeline-aware",
@@ -270,7 +271,7 @@ def test_resolve_suggests_the_closest_name() -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert "did you mean 'gridsearch.pipeline'?" in message
-    assert "montecarlo, randomforest, gridsearch.svc" in message
+    assert "montecarlo, randomforest, randomforest.blocks, gridsearch.svc" in message
 
 
 @pytest.mark.parametrize(
@@ -294,3 +295,16 @@ def test_importing_the_registry_does_not_import_scikit_learn() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_forest_blocks_give_the_same_votes_for_every_split(prepared: dict) -> None:
+    data = prepared["randomforest"]  # 50 trees = 2 blocks of 25
+    with open_mode("synchronous", 1, task_overhead=0.0) as ctx:
+        whole = randomforest.run_blocks(data, ctx)
+    with open_mode("threads", 2, task_overhead=0.0) as ctx:
+        split = randomforest.run_blocks(data, ctx)
+    joined = randomforest.block_votes((data, 0, 2))
+    parts = randomforest.block_votes((data, 0, 1)) + randomforest.block_votes((data, 1, 2))
+    np.testing.assert_array_equal(joined, parts)
+    assert joined.sum() == 50 * len(data.y_test)  # every tree votes once per sample
+    assert whole.accuracy == split.accuracy > 0.9
