@@ -11,7 +11,8 @@ from tests.helpers import cli, only_records
 
 pytestmark = pytest.mark.integration
 
-WORKLOADS = "montecarlo,randomforest,gridsearch.pipeline,gridsearch.pipeline-aware"
+WORKLOADS = ("montecarlo,randomforest,randomforest.blocks,gridsearch.pipeline,"
+             "gridsearch.pipeline-aware")
 
 
 @pytest.fixture(scope="module")
