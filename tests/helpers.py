@@ -21,3 +21,12 @@ def only_records(results: Path) -> list[dict]:
     """The records of the single run directory under *results*."""
     (run_dir,) = results.iterdir()
     return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+
+
+def run_attached(results: Path, workers: str = "1,2") -> list[dict]:
+    """``run scaling --attach`` of montecarlo[tiny] on the running cluster; its records."""
+    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
+              "--schedulers", "distributed", "--workers", workers, "--repeats", "1",
+              "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr
+    return only_records(results)

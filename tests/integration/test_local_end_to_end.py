@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
-from tests.helpers import cli, only_records
+from tests.helpers import cli, only_records, run_attached
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,11 +99,7 @@ def test_up_status_run_attach_down_leaves_no_process(tmp_path):
     assert status.returncode == 0 and "localhost-1" in status.stdout
 
     results = tmp_path / "results"
-    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
-              "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
-              "--results-dir", str(results))
-    assert run.returncode == 0, run.stderr
-    records = only_records(results)
+    records = run_attached(results)
     assert {tuple(r["worker_names"]) for r in records if r["scheduler"] == "distributed"} == {
         ("localhost-0",), ("localhost-0", "localhost-1")}
 

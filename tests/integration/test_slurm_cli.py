@@ -5,27 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from clusterbench.cluster.lifecycle import state_dir
-from tests.helpers import cli, only_records
+from tests.fixtures.slurm import slurm_inventory
+from tests.helpers import cli, only_records, run_attached
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK_WORKER = ["--host", "127.0.0.1", "--no-dashboard"]
-
-
-
-def inventory(tmp_path: Path, slurm, *, local: int = 0, **queue) -> Path:
-    hosts = [{"name": "laptop", "launcher": "local", "workers": local}] if local else []
-    hosts.append({"name": "hpc", "launcher": "slurm", "queue": slurm.partition, "cores": 1,
-                  "memory": "1GB", "walltime": "00:10:00", "jobs": 2,
-                  "worker_extra_args": LOOPBACK_WORKER, "log_directory": str(tmp_path / "logs"),
-                  **queue})
-    path = tmp_path / "slurm.yml"
-    path.write_text(yaml.safe_dump({"cluster": "hpc", "scheduler": {"address": "127.0.0.1"},
-                                    "hosts": hosts}))
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -37,18 +23,14 @@ def down_after(slurm_cluster):
 
 
 def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
-    up = cli("up", str(inventory(tmp_path, slurm_cluster)))
+    up = cli("up", str(slurm_inventory(tmp_path, slurm_cluster)))
     assert up.returncode == 0, up.stderr
     assert "hpc-hpc-0" in up.stdout and "hpc-hpc-1" in up.stdout
     running = slurm_cluster.jobs()
     assert sorted(running.values()) == ["RUNNING", "RUNNING"], running
 
     results = tmp_path / "results"
-    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
-              "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
-              "--results-dir", str(results))
-    assert run.returncode == 0, run.stderr
-    records = only_records(results)
+    records = run_attached(results)
     assert [len(r["worker_names"]) for r in records] == [1, 2]
     assert all(r["verified"] for r in records)
 
@@ -59,7 +41,7 @@ def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
 
 def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
     results = tmp_path / "results"
-    run = cli("run", "scaling", "-i", str(inventory(tmp_path, slurm_cluster, local=1)),
+    run = cli("run", "scaling", "-i", str(slurm_inventory(tmp_path, slurm_cluster, local=1)),
               "--size", "tiny", "--workloads", "montecarlo", "--schedulers", "distributed",
               "--workers", "1..max", "--repeats", "1", "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
@@ -72,7 +54,7 @@ def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
 
 
 def test_bad_partition_carries_sbatch_stderr_and_leaves_nothing(slurm_cluster, tmp_path):
-    up = cli("up", str(inventory(tmp_path, slurm_cluster, queue="nosuchpartition")))
+    up = cli("up", str(slurm_inventory(tmp_path, slurm_cluster, queue="nosuchpartition")))
     assert up.returncode == 3
     line = up.stderr.strip().splitlines()[-1]
     assert "invalid partition" in line.lower() and "Traceback" not in up.stderr
@@ -81,7 +63,7 @@ def test_bad_partition_carries_sbatch_stderr_and_leaves_nothing(slurm_cluster, t
 
 
 def test_jobs_that_never_start_time_out_with_the_queue_reason(slurm_cluster, tmp_path):
-    path = inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
+    path = slurm_inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
     up = cli("up", str(path), "--timeout", "8")
     assert up.returncode == 3, up.stdout + up.stderr
     line = up.stderr.strip().splitlines()[-1]
@@ -91,7 +73,7 @@ def test_jobs_that_never_start_time_out_with_the_queue_reason(slurm_cluster, tmp
 
 
 def test_dry_run_prints_job_scripts_and_submits_nothing(slurm_cluster, tmp_path):
-    dry = cli("up", str(inventory(tmp_path, slurm_cluster)), "--dry-run")
+    dry = cli("up", str(slurm_inventory(tmp_path, slurm_cluster)), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.count("#SBATCH -p debug") == 2
     assert not slurm_cluster.jobs()

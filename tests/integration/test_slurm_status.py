@@ -6,28 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 from clusterbench.cluster.lifecycle import state_dir
+from tests.fixtures.slurm import slurm_inventory
 from tests.helpers import ROOT, cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
-LOOPBACK_WORKER = ["--host", "127.0.0.1", "--no-dashboard"]
-
-
-def inventory(tmp_path: Path, slurm, *, local: int = 0, **queue) -> Path:
-    hosts = [{"name": "laptop", "launcher": "local", "workers": local}] if local else []
-    hosts.append({"name": "hpc", "launcher": "slurm", "queue": slurm.partition, "cores": 1,
-                  "memory": "1GB", "walltime": "00:10:00", "jobs": 2,
-                  "worker_extra_args": LOOPBACK_WORKER, "log_directory": str(tmp_path / "logs"),
-                  **queue})
-    path = tmp_path / "slurm.yml"
-    path.write_text(yaml.safe_dump({"cluster": "hpc", "scheduler": {"address": "127.0.0.1"},
-                                    "hosts": hosts}))
-    return path
 
 
 def table(stdout: str) -> dict[str, dict[str, str]]:
@@ -59,7 +45,7 @@ def _assert_running_jobs(rows: dict[str, dict[str, str]], slurm) -> None:
 
 
 def test_up_and_status_show_job_node_and_queue_state(slurm_cluster, tmp_path):
-    up = cli("up", str(inventory(tmp_path, slurm_cluster)))
+    up = cli("up", str(slurm_inventory(tmp_path, slurm_cluster)))
     assert up.returncode == 0, up.stderr
     _assert_running_jobs(table(up.stdout), slurm_cluster)
 
@@ -72,7 +58,7 @@ def test_up_and_status_show_job_node_and_queue_state(slurm_cluster, tmp_path):
 
 
 def test_status_of_mixed_cluster_shows_local_rows_without_job(slurm_cluster, tmp_path):
-    up = cli("up", str(inventory(tmp_path, slurm_cluster, local=1)))
+    up = cli("up", str(slurm_inventory(tmp_path, slurm_cluster, local=1)))
     assert up.returncode == 0, up.stderr
     status = cli("status")
     assert status.returncode == 0, status.stderr
@@ -86,7 +72,7 @@ def test_status_of_mixed_cluster_shows_local_rows_without_job(slurm_cluster, tmp
 
 def test_status_while_up_waits_shows_pending_jobs_with_reason(slurm_cluster, tmp_path):
     # More CPUs per task than the node has: sbatch accepts it, SLURM keeps it pending.
-    path = inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
+    path = slurm_inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
     up = subprocess.Popen([sys.executable, "-m", "clusterbench", "up", str(path),
                            "--timeout", "300"], cwd=ROOT, env=os.environ.copy(), text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)

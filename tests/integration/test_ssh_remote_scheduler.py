@@ -14,7 +14,7 @@ import yaml
 from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
 from clusterbench.lab import processes_in
 from tests.fixtures.lab import make_lab
-from tests.helpers import cli, only_records
+from tests.helpers import cli, only_records, run_attached
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 # Our processes on a fake host: workers, the scheduler, and anything tagged with a session dir.
@@ -73,11 +73,7 @@ def test_up_status_run_down_with_scheduler_on_a_lab_host(lab, tmp_path):
     assert status.returncode == 0 and "pi1-0" in status.stdout and pi2 in status.stdout
 
     results = tmp_path / "results"
-    run = cli("run", "scaling", "--attach", "--size", "tiny", "--workloads", "montecarlo",
-              "--schedulers", "distributed", "--workers", "1,2", "--repeats", "1",
-              "--results-dir", str(results))
-    assert run.returncode == 0, run.stderr
-    records = only_records(results)
+    records = run_attached(results)
     assert [r["workers"] for r in records] == [1, 2] and all(r["verified"] for r in records)
 
     down = cli("down")
