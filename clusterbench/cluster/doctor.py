@@ -16,11 +16,14 @@ import socket
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from clusterbench.cluster.spec import scheduler_address
+from clusterbench.cluster.spec import scheduler_address, scheduler_host
 from clusterbench.errors import ClusterbenchError
 from clusterbench.inventory.model import Inventory, SSHHost
 
-CHECKED_PACKAGES = ("dask", "distributed", "cloudpickle", "numpy", "scikit-learn")
+# clusterbench itself: the built-in workloads' task functions are pickled by reference,
+# so a worker without it fails every point with ModuleNotFoundError.
+CHECKED_PACKAGES = ("clusterbench", "dask", "distributed", "cloudpickle", "numpy",
+                    "scikit-learn")
 
 # Runs on the host with its own python: versions, machine facts, and a TCP connect
 # to the scheduler address, all as one JSON line.
@@ -40,8 +43,9 @@ for name in sys.argv[3].split(","):
         versions[name] = None
 out["versions"] = versions
 try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
-    out["scheduler_reachable"] = True
+    if sys.argv[2] != "0":  # port 0: the scheduler is not ours to probe (remote scheduler)
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()
+    out["scheduler_reachable"] = True if sys.argv[2] != "0" else None
 except OSError as exc:
     out["scheduler_reachable"] = str(exc)
 print(json.dumps(out))
@@ -70,16 +74,26 @@ def local_versions() -> dict[str, str | None]:
 
 
 async def examine(inventory: Inventory, timeout: float = 30.0) -> list[HostReport]:
-    """Check every host concurrently; local and queue hosts are reported as-is."""
+    """Check every host concurrently; local and queue hosts are reported as-is.
+
+    The scheduler port is tested with a temporary listener at the scheduler address on
+    this machine; with the scheduler on an inventory host (``scheduler.host``) that
+    address is not ours, and the port is left unchecked (reported as such).
+    """
     address = scheduler_address(inventory)
+    if scheduler_host(inventory) is not None:
+        return await _examine_all(inventory, address, 0, timeout)
     with socket.create_server((address, inventory.scheduler.port or 0)) as listener:
-        port = listener.getsockname()[1]
         listener.setblocking(False)
-        reports = await asyncio.gather(*[
-            _examine_ssh(host, address, port, timeout) if isinstance(host, SSHHost)
-            else _not_remote(host.name, host.launcher) for host in inventory.hosts
-        ])
-    return list(reports)
+        return await _examine_all(inventory, address, listener.getsockname()[1], timeout)
+
+
+async def _examine_all(inventory: Inventory, address: str, port: int, timeout: float
+                       ) -> list[HostReport]:
+    return list(await asyncio.gather(*[
+        _examine_ssh(host, address, port, timeout) if isinstance(host, SSHHost)
+        else _not_remote(host.name, host.launcher) for host in inventory.hosts
+    ]))
 
 
 async def _not_remote(name: str, launcher: str) -> HostReport:
@@ -115,13 +129,15 @@ def _version_problems(remote: dict[str, str | None], python: str) -> list[str]:
     for name in CHECKED_PACKAGES:
         if remote.get(name) != mine[name]:
             have = remote.get(name) or "missing"
-            problems.append(f"{name} {have} here vs {mine[name]} on the client; install "
-                            f"'{name}=={mine[name]}' for {python}")
+            fix = ("install this clusterbench checkout (pip install <checkout>)"
+                   if name == "clusterbench" else f"install '{name}=={mine[name]}'")
+            problems.append(f"{name} {have} here vs {mine[name]} on the client; {fix} "
+                            f"for {python}")
     return problems
 
 
 def _reach_problem(facts: dict, address: str, port: int) -> list[str]:
-    if facts.get("scheduler_reachable") is True:
+    if facts.get("scheduler_reachable") in (True, None):  # None: not ours to check
         return []
     return [f"cannot reach the scheduler address {address}:{port} from this host "
             f"({facts.get('scheduler_reachable')}); open the port or set scheduler.address"]

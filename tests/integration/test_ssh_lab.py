@@ -172,6 +172,7 @@ def test_doctor_reports_each_host(lab, tmp_path):
     bad = cli("doctor", "-i", str(variant(lab, tmp_path, pi2={"python": "/usr/bin/python3"})))
     assert bad.returncode == 1
     assert "FAIL" in bad.stdout and "dask missing" in bad.stdout
+    assert "clusterbench missing" in " ".join(bad.stdout.split())  # workers run our code
 
 
 def _placeholders(lab, tmp_path: Path) -> dict[str, str]:

@@ -112,3 +112,10 @@ def _is_scheduler(pid: int) -> bool:
         return b"dask_scheduler" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_doctor_with_the_scheduler_on_a_lab_host(lab, tmp_path):
+    # The scheduler address is pi2's, not ours: doctor must not try to listen on it.
+    done = cli("doctor", "-i", str(remote_scheduler_inventory(lab, tmp_path)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pi1" in done.stdout and "pi2" in done.stdout and "FAIL" not in done.stdout
