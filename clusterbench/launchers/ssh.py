@@ -91,32 +91,52 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str) -> st
     return " && ".join(steps)
 
 
-class _Connections:
-    """One shared asyncssh connection per host, with bounded concurrent handshakes.
+#: Long-lived sessions (worker processes) per SSH connection.  OpenSSH allows 10 sessions
+#: per connection by default (MaxSessions); 8 leaves room for the short commands (kill,
+#: leftover checks) that share the connection.  A host with more workers gets more
+#: connections, one handshake each.
+SESSIONS_PER_CONNECTION = 8
 
-    asyncssh has no pool; sharing one connection per host means N workers on a
-    Pi cost one handshake, not N (sshd's MaxStartups throttles bursts).
+
+class _Connections:
+    """Shared asyncssh connections per host, each carrying a bounded number of sessions.
+
+    asyncssh has no pool; sharing connections means N workers on a Pi cost one
+    handshake, not N (sshd's MaxStartups throttles bursts), while a 16-worker desktop
+    still stays under sshd's MaxSessions.  Handshakes to one host are serialised.
     """
 
     def __init__(self) -> None:
-        self._connections: dict[tuple, Any] = {}
-        self._users: dict[tuple, int] = {}
+        self._open: dict[tuple, list[list[Any]]] = {}  # key -> [[connection, users], ...]
         self._locks: dict[tuple, asyncio.Lock] = {}
 
-    async def acquire(self, host: SSHHost) -> Any:
+    async def acquire(self, host: SSHHost, sessions: int = SESSIONS_PER_CONNECTION) -> Any:
+        """A connection to *host* with fewer than *sessions* users (opened if needed)."""
         key = _key(host)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._connections or self._connections[key].is_closed():
-                self._connections[key] = await open_connection(host)
-            self._users[key] = self._users.get(key, 0) + 1
-            return self._connections[key]
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            pool = self._open.setdefault(key, [])
+            pool[:] = [entry for entry in pool if not entry[0].is_closed()]
+            entry = next((e for e in pool if e[1] < sessions), None)
+            if entry is None:
+                entry = [await open_connection(host), 0]
+                pool.append(entry)
+            entry[1] += 1
+            return entry[0]
 
-    def release(self, host: SSHHost) -> None:
-        key = _key(host)
-        self._users[key] = self._users.get(key, 1) - 1
-        if self._users[key] <= 0 and key in self._connections:
-            self._connections.pop(key).close()
+    def release(self, host: SSHHost, connection: Any) -> None:
+        """Give *connection* back; it closes when its last user is gone."""
+        pool = self._open.get(_key(host), [])
+        for entry in pool:
+            if entry[0] is connection:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    pool.remove(entry)
+                    connection.close()
+                return
+
+    def count(self, host: SSHHost) -> int:
+        """Open connections to *host* (from this event loop)."""
+        return len(self._open.get(_key(host), []))
 
 
 def _key(host: SSHHost) -> tuple:
@@ -161,7 +181,7 @@ async def run_remote(host: SSHHost, command: str, timeout: float = 30.0) -> Any:
     try:
         return await asyncio.wait_for(connection.run(command, check=False), timeout)
     finally:
-        CONNECTIONS.release(host)
+        CONNECTIONS.release(host, connection)
 
 
 class _RemoteProcess(ProcessInterface):
@@ -220,7 +240,7 @@ class _RemoteProcess(ProcessInterface):
                 await self._signal("KILL")
             self._process.close()
         if self._connection is not None:
-            CONNECTIONS.release(self.host)
+            CONNECTIONS.release(self.host, self._connection)
             self._connection = None
         await super().close()
 

@@ -6,6 +6,7 @@ The lab is made by tests.fixtures.lab (skipped without root/sshd, failing in CI)
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -161,6 +162,22 @@ def test_min_workers_carries_on_without_the_bad_host(lab, tmp_path):
     assert up.returncode == 0, up.stderr
     assert "left out pi2-0" in up.stderr
     assert "pi1-0" in up.stdout and "desktop1-0" in up.stdout and "pi2-0" not in up.stdout
+    assert cli("down").returncode == 0
+    assert no_worker_left(lab)
+
+
+def test_many_workers_on_one_host_stay_under_sshds_session_limit(lab, tmp_path):
+    # OpenSSH allows 10 sessions per connection (MaxSessions); 10 workers on the desktop
+    # must be spread over 2 connections of at most 8 worker sessions each.
+    path = variant(lab, tmp_path, desktop1={"workers": 10, "memory": "100MB"})
+    up = cli("up", str(path), "--timeout", "120")
+    assert up.returncode == 0, up.stdout + up.stderr
+    desktop = next(host for host in lab.hosts if host.name == "desktop1")
+    ss = subprocess.run(["nsenter", f"--net=/run/netns/{desktop.netns}", "ss", "-Htn",
+                         "state", "established", "( sport = :22 )"],
+                        capture_output=True, text=True, check=True)
+    assert len(ss.stdout.splitlines()) == 2, ss.stdout
+    assert all(f"desktop1-{i}" in up.stdout for i in range(10))
     assert cli("down").returncode == 0
     assert no_worker_left(lab)
 
