@@ -101,8 +101,8 @@ def summarize(records: Sequence[Record]) -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     summary["speedup"] = _one_worker_reference(summary) / summary["median"]
     summary["efficiency"] = summary["speedup"] / summary["workers"]
-    summary["serial_reference"] = _reference_workload(summary)
-    summary["speedup_vs_serial"] = _serial_reference(summary) / summary["median"]
+    summary["serial_reference"], serial = _serial_reference(summary)
+    summary["speedup_vs_serial"] = serial / summary["median"]
     summary["overhead_share"] = summary["tasks"] * summary["task_overhead_s"] / summary["median"]
     return summary[SUMMARY_COLUMNS].sort_values(POINT, ignore_index=True)
 
@@ -154,22 +154,18 @@ def _serial_medians(summary: pd.DataFrame) -> dict[tuple[str, str], float]:
                                           strict=True)}
 
 
-def _reference_workload(summary: pd.DataFrame) -> pd.Series:
-    """The workload whose serial time each row is compared with: its baseline if measured."""
-    measured = _serial_medians(summary)
-    names = [b if isinstance(b, str) and (b, s) in measured else w
-             for w, s, b in zip(summary["workload"], summary["size"], summary["baseline"],
-                                strict=True)]
-    return pd.Series(names, index=summary.index, dtype=object)
-
-
-def _serial_reference(summary: pd.DataFrame) -> pd.Series:
-    """Median of the ``synchronous`` point of each row's reference workload and size.
+def _serial_reference(summary: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per row: the workload whose serial time it is compared with (its baseline when that
+    was measured, else itself) and that workload's ``synchronous`` median at the same size.
 
     The serial scheduler ignores the worker count, so the lowest measured count is
     taken when several exist.
     """
     measured = _serial_medians(summary)
-    medians = [measured.get((r, s), float("nan"))
-               for r, s in zip(summary["serial_reference"], summary["size"], strict=True)]
-    return pd.Series(medians, index=summary.index, dtype=float)
+    names = [b if isinstance(b, str) and (b, s) in measured else w
+             for w, s, b in zip(summary["workload"], summary["size"], summary["baseline"],
+                                strict=True)]
+    medians = [measured.get((n, s), float("nan")) for n, s in zip(names, summary["size"],
+                                                                  strict=True)]
+    return (pd.Series(names, index=summary.index, dtype=object),
+            pd.Series(medians, index=summary.index, dtype=float))

@@ -109,11 +109,8 @@ def _calibrate(scenario: Scenario, points: list[Point], backends: dict[str, Any]
     for point in points:
         widest[point.scheduler] = max(widest.get(point.scheduler, 1), point.workers)
     with err().status("calibrating") as status:
-        calibration = calibrate(widest, widest, backends, scenario.blas_threads,
-                                listener=lambda message: status.update(message))
-    speeds = {name: seconds for backend in backends.values()
-              for name, seconds in backend.worker_speed.items()}
-    return dataclasses.replace(calibration, worker_speed=speeds)
+        return calibrate(widest, backends, scenario.blas_threads,
+                         listener=lambda message: status.update(message))
 
 
 def _environment(scenario: Scenario, inventory, args: argparse.Namespace) -> dict:  # noqa: ANN001

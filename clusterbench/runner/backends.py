@@ -16,18 +16,11 @@ and stored with the run's calibration.
 
 from __future__ import annotations
 
-import dataclasses
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from clusterbench.errors import LaunchError
-
-ORDERS = ("inventory", "fastest-first")
-#: Iterations of the per-worker speed kernel (~0.1 s on one dev-machine core).
-SPEED_LOOPS = 1_000_000
-SPEED_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -77,18 +70,12 @@ class ManagedCluster:
 
     def _order_fastest_first(self) -> None:
         """Start every worker once, time the kernel on each, reorder the specs by speed."""
-        cluster = self._cluster
-        ready = cluster.sync(cluster.use_workers, self.max_workers, self.timeout)
+        from clusterbench.runner.calibrate import worker_speed
+
+        ready = self._cluster.sync(self._cluster.use_workers, self.max_workers, self.timeout)
         self.worker_speed = worker_speed(self.client, [w.address for w in ready],
                                          [w.slot.name for w in ready])
-        spec_of = {w.slot.name: w.slot.spec_name for w in ready}
-        per_spec: dict[str, list[float]] = {}
-        for name, seconds in self.worker_speed.items():
-            per_spec.setdefault(spec_of[name], []).append(seconds)
-        ranked = sorted(cluster.inventory_spec.workers,
-                        key=lambda spec: statistics.mean(per_spec.get(spec, [float("inf")])))
-        workers = {name: cluster.inventory_spec.workers[name] for name in ranked}
-        cluster.inventory_spec = dataclasses.replace(cluster.inventory_spec, workers=workers)
+        self._cluster.reorder(self.worker_speed)
 
     def close(self) -> None:
         """Stop every worker and the scheduler."""
@@ -96,30 +83,6 @@ class ManagedCluster:
             self.client.close()
         if self._cluster is not None:
             self._cluster.close()
-
-
-def worker_speed(client: Any, addresses: list[str], names: list[str],
-                 rounds: int = SPEED_ROUNDS, loops: int = SPEED_LOOPS) -> dict[str, float]:
-    """Seconds each worker takes for the fixed CPU kernel (best of *rounds*, all at once).
-
-    Timed on the worker itself, so network latency does not count: this ranks CPU speed
-    (including a host's cgroup quota and what else shares its cores).
-    """
-    best = dict.fromkeys(names, float("inf"))
-    for _ in range(rounds):
-        futures = [client.submit(_timed_kernel, loops, workers=[address], pure=False,
-                                 allow_other_workers=False) for address in addresses]
-        for name, seconds in zip(names, client.gather(futures), strict=True):
-            best[name] = min(best[name], seconds)
-    return best
-
-
-def _timed_kernel(loops: int) -> float:
-    from clusterbench.runner.calibrate import _spin
-
-    start = time.perf_counter()
-    _spin(loops)
-    return time.perf_counter() - start
 
 
 def _start_cluster(inventory: Any) -> Any:
@@ -160,6 +123,8 @@ class ExistingCluster:
         ordered = sorted(workers.items(), key=lambda item: str(item[1].get("name")))
         if self.order == "fastest-first":
             if not self.worker_speed:
+                from clusterbench.runner.calibrate import worker_speed
+
                 self.worker_speed = worker_speed(self.client, [a for a, _ in ordered],
                                                  [str(w.get("name")) for _, w in ordered])
             ordered.sort(key=lambda item: self.worker_speed.get(str(item[1].get("name")),

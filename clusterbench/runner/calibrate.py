@@ -37,6 +37,8 @@ OVERHEAD_TASKS = 200
 ROUNDS = 3
 #: Iterations of the capacity kernel (~0.25 s in one process on the dev machine).
 CAPACITY_LOOPS = 3_000_000
+#: Iterations of the per-worker speed kernel for ``order: fastest-first`` (~0.1 s).
+SPEED_LOOPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,6 @@ class Calibration:
 
 
 def calibrate(
-    modes: Iterable[str],
     workers: Mapping[str, int],
     backends: Mapping[str, Any],
     blas_threads: int | None = 1,
@@ -76,10 +77,9 @@ def calibrate(
 
     Parameters
     ----------
-    modes
-        The run's modes (scenario ``schedulers``).
     workers
-        Widest worker count per mode: the overhead is measured at that width.
+        The run's modes, each with its widest worker count: the overhead is measured
+        at that width.
     backends
         Mode → cluster backend (:mod:`clusterbench.runner.backends`) for distributed modes.
     blas_threads
@@ -92,9 +92,9 @@ def calibrate(
     Calibration
     """
     overhead, widths, trips = {}, {}, {}
-    for mode in modes:
+    for mode, width in workers.items():
         listener(f"calibrating {mode}")
-        width = max(1, workers.get(mode, 1))
+        width = max(1, width)
         options: dict[str, Any] = {"blas_threads": blas_threads}
         if mode in DISTRIBUTED_MODES:
             point = backends[mode].workers_for(width)
@@ -107,7 +107,9 @@ def calibrate(
     listener("calibrating process capacity")
     cores = min(os.cpu_count() or 1, max(workers.values(), default=1))
     capacity, kernel = process_capacity(cores)
-    return Calibration(overhead, widths, trips, capacity, kernel)
+    speeds = {name: seconds for backend in backends.values()
+              for name, seconds in backend.worker_speed.items()}
+    return Calibration(overhead, widths, trips, capacity, kernel, speeds)
 
 
 def task_overhead(ctx: ExecutionContext, tasks: int = OVERHEAD_TASKS, rounds: int = ROUNDS
@@ -153,21 +155,43 @@ def process_capacity(max_processes: int, rounds: int = ROUNDS, loops: int = CAPA
     counts = range(1, max(1, max_processes) + 1)
     times: dict[int, list[float]] = {k: [] for k in counts}
     with ProcessPoolExecutor(max(counts)) as pool:
-        list(pool.map(_spin, [1000] * max(counts)))  # start every process before timing
+        list(pool.map(cpu_kernel, [1000] * max(counts)))  # start every process before timing
         for _ in range(rounds):
             for k in counts:
                 start = time.perf_counter()
-                list(pool.map(_spin, [loops] * k))
+                list(pool.map(cpu_kernel, [loops] * k))
                 times[k].append(time.perf_counter() - start)
     one = statistics.median(times[1])
     return {k: k * one / statistics.median(times[k]) for k in counts}, one
+
+
+def worker_speed(client: Any, addresses: list[str], names: list[str],
+                 rounds: int = ROUNDS, loops: int = SPEED_LOOPS) -> dict[str, float]:
+    """Seconds each worker takes for the fixed CPU kernel (best of *rounds*, all at once).
+
+    Timed on the worker itself, so network latency does not count: this ranks CPU speed
+    (including a host's cgroup quota and what else shares its cores).
+    """
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(rounds):
+        futures = [client.submit(_timed_kernel, loops, workers=[address], pure=False,
+                                 allow_other_workers=False) for address in addresses]
+        for name, seconds in zip(names, client.gather(futures), strict=True):
+            best[name] = min(best[name], seconds)
+    return best
+
+
+def _timed_kernel(loops: int) -> float:
+    start = time.perf_counter()
+    cpu_kernel(loops)
+    return time.perf_counter() - start
 
 
 def _empty(value: int) -> int:
     return value
 
 
-def _spin(loops: int) -> int:
+def cpu_kernel(loops: int) -> int:
     """The fixed CPU kernel: integer arithmetic in pure Python (no memory traffic, no BLAS)."""
     total = 0
     for i in range(loops):

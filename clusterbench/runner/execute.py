@@ -169,7 +169,7 @@ class Sweep:
             worker_hosts=workers.hosts if workers else (),
             worker_addresses=workers.addresses if workers else (),
             setup_seconds=setup, warmup_seconds=warmup,
-            params=_params_of(workload, self._prepared.get(workload)),
+            params=_params_of(workload, prepared),
             metrics=metrics or {},
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **fields,

@@ -98,3 +98,21 @@ def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_second
     if min_task_seconds > 0:
         wanted = min(wanted, int(serial_seconds // min_task_seconds))
     return max(1, min(n_blocks, wanted))
+
+
+def block_ranges(n_blocks: int, n_tasks: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: *n_blocks* fixed blocks split into *n_tasks* contiguous,
+    near-equal ranges (the task split never changes what a block computes)."""
+    import numpy as np
+
+    return [(int(part[0]), int(part[-1]) + 1)
+            for part in np.array_split(np.arange(n_blocks), n_tasks)]
+
+
+def block_seed(seed: int, block: int) -> Any:
+    """``SeedSequence(seed, spawn_key=(block,))``: exactly ``SeedSequence(seed).spawn(block +
+    1)[block]``, without building the list, so block *block* draws the same numbers
+    however the blocks are grouped into tasks."""
+    import numpy as np
+
+    return np.random.SeedSequence(seed, spawn_key=(block,))

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from clusterbench.workloads.base import Verdict, Workload, plan_tasks
+from clusterbench.workloads.base import Verdict, Workload, block_ranges, block_seed, plan_tasks
 
 BLOCK_PATHS = 25
 KERNELS = ("python", "numpy")
@@ -148,12 +148,6 @@ def prepare(size: str, seed: int, **params: Any) -> MonteCarloData:
     return MonteCarloData(option=AsianCall(**option_fields), seed=seed, **merged)
 
 
-def block_seed(seed: int, block: int) -> np.random.SeedSequence:
-    """``SeedSequence(seed, spawn_key=(block,))``: exactly ``SeedSequence(seed).spawn(block +
-    1)[block]``, without building the list."""
-    return np.random.SeedSequence(seed, spawn_key=(block,))
-
-
 def block_payoffs(
     option: AsianCall, seed: int, block: int, n_paths: int, kernel: str = "python"
 ) -> np.ndarray:
@@ -226,10 +220,9 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
     if shortest is None:
         shortest = ctx.min_task_seconds()
     n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest)
-    ranges = np.array_split(np.arange(data.n_blocks), n_tasks)
-    tasks = [(data, int(blocks[0]), int(blocks[-1]) + 1) for blocks in ranges]
-    payoffs = np.concatenate(ctx.map(price_blocks, tasks))
-    widest = max(len(blocks) for blocks in ranges) * data.block_paths
+    ranges = block_ranges(data.n_blocks, n_tasks)
+    payoffs = np.concatenate(ctx.map(price_blocks, [(data, *r) for r in ranges]))
+    widest = max(stop - start for start, stop in ranges) * data.block_paths
     return MonteCarloResult(
         price=float(payoffs.mean()),
         stderr=float(payoffs.std(ddof=1) / math.sqrt(payoffs.size)),

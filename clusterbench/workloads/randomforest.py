@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from clusterbench.workloads.base import Verdict, Workload, plan_tasks
+from clusterbench.workloads.base import Verdict, Workload, block_ranges, block_seed, plan_tasks
 
 BLOCK_TREES = 25
 # Fit + vote of one tree on the digits, serial, idle dev machine (1000 trees in ~3.1 s).
@@ -156,8 +156,7 @@ def run_blocks(data: ForestData, ctx: Any) -> ForestResult:
     n_blocks = math.ceil(data.n_estimators / BLOCK_TREES)
     estimate = data.n_estimators * SECONDS_PER_TREE
     n_tasks = plan_tasks(n_blocks, estimate, ctx.slots, ctx.min_task_seconds())
-    ranges = np.array_split(np.arange(n_blocks), n_tasks)
-    votes = ctx.map(block_votes, [(data, int(r[0]), int(r[-1]) + 1) for r in ranges])
+    votes = ctx.map(block_votes, [(data, *r) for r in block_ranges(n_blocks, n_tasks)])
     predicted = np.argmax(np.sum(votes, axis=0), axis=1)  # ties: first class, as sklearn
     accuracy = float(np.mean(predicted == data.y_test))
     return ForestResult(accuracy=accuracy, n_estimators=data.n_estimators, n_tasks=n_tasks)
@@ -171,7 +170,7 @@ def block_votes(task: tuple[ForestData, int, int]) -> np.ndarray:
     votes = np.zeros((len(data.X_test), len(np.unique(data.y_train))), dtype=np.int64)
     for block in range(start, stop):
         trees = min(BLOCK_TREES, data.n_estimators - block * BLOCK_TREES)
-        seed = int(np.random.SeedSequence(data.seed, spawn_key=(block,)).generate_state(1)[0])
+        seed = int(block_seed(data.seed, block).generate_state(1)[0])
         forest = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=1)
         forest.fit(data.X_train, data.y_train)
         # Pure leaves: each tree votes 0 or 1 per class, so proba × trees is an exact count.
