@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from clusterbench.cluster.spec import scheduler_address
+from clusterbench.cluster.spec import scheduler_address, scheduler_host
 from clusterbench.inventory.model import Inventory, QueueHost, SSHHost
 from clusterbench.launchers.base import SpecContext, launcher_for
 
@@ -12,10 +12,18 @@ PLACEHOLDER_SESSION = "DRYRUN"
 
 
 def describe(inventory: Inventory) -> Iterator[tuple[str, str]]:
-    """``(title, text)`` per host: the worker command (ssh/local) or job script (queues)."""
+    """``(title, text)`` per host: the worker command (ssh/local) or job script (queues),
+    preceded by the scheduler's command when it runs on an ssh host."""
     address = scheduler_address(inventory)
     port = inventory.scheduler.port or "PORT"
     scheduler = f"tcp://{address}:{port}"
+    remote = scheduler_host(inventory)
+    if remote is not None:
+        from clusterbench.launchers.ssh import scheduler_command
+
+        spec = inventory.scheduler
+        yield f"scheduler: ssh {remote.address} ({remote.name})", scheduler_command(
+            remote, address, spec.port, spec.dashboard, spec.python, PLACEHOLDER_SESSION)
     context = SpecContext(scheduler_address=address, cluster=inventory.cluster,
                           session=PLACEHOLDER_SESSION)
     for host in inventory.hosts:

@@ -56,7 +56,6 @@ def config_text(address: str, host_key: Path, pid_file: Path, authorized_keys: P
             "PermitRootLogin prohibit-password",
             # Benchmarks open many sessions at once; the default 10:30:100 drops handshakes.
             "MaxStartups 100:30:200",
-            "MaxSessions 100",
             "UseDNS no",
             "PrintMotd no",
             "LogLevel INFO",

@@ -12,8 +12,8 @@ not forward signals (#3420).  :class:`SSHWorker` is a distributed
 * a failed start keeps the command, exit status and output tail;
 * ``close`` sends SIGTERM to the recorded PID, then SIGKILL, and the process
   runs under a PTY so that a dropped connection still delivers SIGHUP;
-* handshakes per host are bounded (sshd's ``MaxStartups``) and every
-  worker of one host shares one SSH connection.
+* handshakes per host are bounded (the host's ``max_startups``, for sshd's
+  ``MaxStartups``) and the workers of one host share its SSH connections.
 
 :class:`SSHScheduler` runs the scheduler on a named ssh host of the inventory
 (``scheduler: {host: NAME}``) the same way: PTY, PID file, stop by PID; it is
@@ -98,38 +98,77 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str) -> st
 SESSIONS_PER_CONNECTION = 8
 
 
+class _Connection:
+    """One (possibly still opening) connection and how many sessions it carries."""
+
+    def __init__(self, opening: asyncio.Future) -> None:
+        self.opening = opening
+        self.users = 0
+
+    def connection(self) -> Any:
+        """The open connection, or None while opening or after a failed handshake."""
+        done = self.opening.done() and not self.opening.cancelled()
+        return self.opening.result() if done and self.opening.exception() is None else None
+
+    def usable(self) -> bool:
+        if not self.opening.done():
+            return True
+        connection = self.connection()
+        return connection is not None and not connection.is_closed()
+
+
 class _Connections:
     """Shared asyncssh connections per host, each carrying a bounded number of sessions.
 
     asyncssh has no pool; sharing connections means N workers on a Pi cost one
-    handshake, not N (sshd's MaxStartups throttles bursts), while a 16-worker desktop
-    still stays under sshd's MaxSessions.  Handshakes to one host are serialised.
+    handshake, not N, while a 16-worker desktop still stays under sshd's MaxSessions.
+    Handshakes to one host run concurrently up to the host's ``max_startups``: sshd
+    drops unauthenticated connections beyond its own ``MaxStartups`` (default 10:30:100).
     """
 
     def __init__(self) -> None:
-        self._open: dict[tuple, list[list[Any]]] = {}  # key -> [[connection, users], ...]
-        self._locks: dict[tuple, asyncio.Lock] = {}
+        self._open: dict[tuple, list[_Connection]] = {}
+        self._handshakes: dict[tuple, asyncio.Semaphore] = {}
+        self._in_flight: dict[tuple, int] = {}
+        self.peak_handshakes: dict[str, int] = {}  # host name -> most handshakes at once
 
     async def acquire(self, host: SSHHost, sessions: int = SESSIONS_PER_CONNECTION) -> Any:
         """A connection to *host* with fewer than *sessions* users (opened if needed)."""
+        pool = self._open.setdefault(_key(host), [])
+        pool[:] = [entry for entry in pool if entry.usable()]
+        # No await between choosing an entry and counting its user: concurrent
+        # acquirers fill a connection that is still opening instead of opening more.
+        entry = next((e for e in pool if e.users < sessions), None)
+        if entry is None:
+            entry = _Connection(asyncio.ensure_future(self._handshake(host)))
+            pool.append(entry)
+        entry.users += 1
+        try:
+            return await asyncio.shield(entry.opening)
+        except BaseException:
+            entry.users -= 1
+            if entry in pool and entry.users <= 0:
+                pool.remove(entry)
+            raise
+
+    async def _handshake(self, host: SSHHost) -> Any:
         key = _key(host)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            pool = self._open.setdefault(key, [])
-            pool[:] = [entry for entry in pool if not entry[0].is_closed()]
-            entry = next((e for e in pool if e[1] < sessions), None)
-            if entry is None:
-                entry = [await open_connection(host), 0]
-                pool.append(entry)
-            entry[1] += 1
-            return entry[0]
+        async with self._handshakes.setdefault(key, asyncio.Semaphore(host.max_startups)):
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+            peak = max(self.peak_handshakes.get(host.name, 0), self._in_flight[key])
+            self.peak_handshakes[host.name] = peak
+            try:
+                return await open_connection(host)
+            finally:
+                self._in_flight[key] -= 1
 
     def release(self, host: SSHHost, connection: Any) -> None:
         """Give *connection* back; it closes when its last user is gone."""
         pool = self._open.get(_key(host), [])
         for entry in pool:
-            if entry[0] is connection:
-                entry[1] -= 1
-                if entry[1] <= 0:
+            if entry.connection() is connection:
+                entry.users -= 1
+                if entry.users <= 0:
                     pool.remove(entry)
                     connection.close()
                 return

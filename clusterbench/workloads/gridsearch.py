@@ -160,8 +160,9 @@ def prepare_pipeline(size: str, seed: int, **params: Any) -> SearchData:
     """
     from sklearn.datasets import make_classification
     from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
+
+    from clusterbench.workloads.liblinear import ReproducibleLogisticRegression
 
     merged = {**PIPELINE_SIZES[size], **params}
     n_features = merged["n_features"]
@@ -176,7 +177,9 @@ def prepare_pipeline(size: str, seed: int, **params: Any) -> SearchData:
     pipeline = Pipeline(
         [
             ("pca", PCA(svd_solver="full", random_state=seed)),
-            ("logisticregression", LogisticRegression(solver="liblinear", random_state=seed)),
+            # liblinear's RNG is process-global; this subclass keeps threaded fits reproducible.
+            ("logisticregression",
+             ReproducibleLogisticRegression(solver="liblinear", random_state=seed)),
         ]
     )
     grid = {

@@ -182,6 +182,27 @@ def test_many_workers_on_one_host_stay_under_sshds_session_limit(lab, tmp_path):
     assert no_worker_left(lab)
 
 
+def test_handshakes_to_one_host_are_bounded_by_max_startups(lab):
+    import asyncio
+
+    from clusterbench.inventory.load import load_inventory
+    from clusterbench.launchers.ssh import CONNECTIONS
+
+    host = load_inventory(lab.inventory).host("desktop1").model_copy(update={"max_startups": 2})
+
+    async def five_connections() -> tuple[int, int]:
+        # One session per connection forces five handshakes to the same sshd.
+        opened = await asyncio.gather(*(CONNECTIONS.acquire(host, sessions=1) for _ in range(5)))
+        count = CONNECTIONS.count(host)
+        for connection in opened:
+            CONNECTIONS.release(host, connection)
+        return len({id(c) for c in opened}), count
+
+    distinct, count = asyncio.run(five_connections())
+    assert (distinct, count) == (5, 5)
+    assert CONNECTIONS.peak_handshakes["desktop1"] == 2  # concurrent, but never more than 2
+
+
 def test_doctor_reports_each_host(lab, tmp_path):
     good = cli("doctor", "-i", lab.inventory)
     assert good.returncode == 0, good.stdout + good.stderr

@@ -80,3 +80,15 @@ def test_scheduler_command_is_tagged_and_uses_the_hosts_setup_and_env():
     assert argv[argv.index("--dashboard-address") + 1] == "10.0.0.11:0"
     off = scheduler_command(host, "10.0.0.11", 8786, None, "/other/py", "abc")
     assert "--no-dashboard" in off and "/other/py -m distributed.cli.dask_scheduler" in off
+
+
+def test_dry_run_shows_the_remote_scheduler_command_first():
+    from clusterbench.cluster.dry_run import describe
+
+    entries = list(describe(parse_inventory(inventory({"host": "pi2", "port": 8786}))))
+    title, command = entries[0]
+    assert title == "scheduler: ssh 10.0.0.12 (pi2)"
+    assert "distributed.cli.dask_scheduler --host 10.0.0.12 --port 8786" in command
+    workers = [text for title, text in entries[1:] if title.startswith("pi1")]
+    assert workers and "tcp://10.0.0.12:8786" in workers[0]
+    assert not any("dask_scheduler" in text for _, text in entries[1:])
