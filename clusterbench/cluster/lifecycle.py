@@ -79,7 +79,7 @@ def claim(cluster: str, inventory_path: str) -> Path:
     path = state_file(cluster)
     try:
         with open(path, "x", encoding="utf-8") as fh:
-            json.dump({"status": "starting", "inventory": inventory_path}, fh)
+            json.dump({"status": "starting", "cluster": cluster, "inventory": inventory_path}, fh)
         return path
     except FileExistsError:
         state = read_state(path)
@@ -143,9 +143,18 @@ def _reap(pid: int, grace: float = 30.0) -> None:
 
 
 def running_states() -> list[tuple[Path, dict[str, Any]]]:
-    """State files of clusters whose daemon is alive."""
+    """State files of clusters whose daemon is alive, or that `up` has just claimed.
+
+    Between ``up`` claiming the state file and the daemon's first write (about a
+    second: the daemon's imports) there is no PID yet; such a fresh claim counts
+    as a cluster that is starting, so ``status`` does not say "no cluster is up".
+    """
     states = [(p, read_state(p)) for p in sorted(state_dir().glob("cluster-*.json"))]
-    return [(p, s) for p, s in states if pid_alive(s.get("pid"))]
+    return [(p, s) for p, s in states if pid_alive(s.get("pid")) or _just_claimed(p, s)]
+
+
+def _just_claimed(path: Path, state: dict[str, Any]) -> bool:
+    return state.get("status") == "starting" and "pid" not in state and _fresh(path)
 
 
 def running_cluster_address() -> str:
@@ -156,7 +165,11 @@ def running_cluster_address() -> str:
     if len(states) > 1:
         names = ", ".join(s.get("cluster", "?") for _, s in states)
         raise StateError(f"several clusters are up ({names}); use --scheduler-address")
-    return states[0][1]["address"]
+    address = states[0][1].get("address")
+    if not address:
+        raise StateError(f"cluster {states[0][1].get('cluster', '?')!r} is still starting; "
+                         "wait for 'clusterbench up' to return")
+    return address
 
 
 def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None 
     queue, notes = query_queues(state)
     rows = worker_rows(state, state.get("workers", []) if registered is None else registered,
                        queue)
-    title = f"cluster {state.get('cluster')!r}  scheduler {state.get('address')}"
+    address = state.get("address") or "not started yet"
+    title = f"cluster {state.get('cluster')!r}  scheduler {address}"
     if state.get("status") not in (None, "ready"):
         title += f"  ({state['status']})"
     table = Table(title=title)
@@ -93,7 +94,8 @@ def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None 
     out().print(table)
     for note in notes:
         err().print(f"[yellow]{note}[/]")
-    out().print(f"dashboard: {state.get('dashboard') or 'off'}")
+    if state.get("address"):
+        out().print(f"dashboard: {state.get('dashboard') or 'off'}")
 
 
 def down(args: argparse.Namespace) -> int:
