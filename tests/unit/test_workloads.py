@@ -308,3 +308,33 @@ def test_forest_blocks_give_the_same_votes_for_every_split(prepared: dict) -> No
     np.testing.assert_array_equal(joined, parts)
     assert joined.sum() == 50 * len(data.y_test)  # every tree votes once per sample
     assert whole.accuracy == split.accuracy > 0.9
+
+
+def test_distributed_search_sends_its_data_once_not_inside_the_graph(
+    client: object, prepared: dict, references: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import Future
+
+    data = prepared["gridsearch.pipeline-aware"]
+    workers = list(client.scheduler_info()["workers"])
+    graph = {"X": data.X, "y": data.y, "small": np.zeros(3)}
+    scattered = gridsearch.scatter_large_literals(graph, client, workers, min_bytes=1000)
+    assert isinstance(scattered["X"], Future) and isinstance(scattered["y"], Future)
+    assert isinstance(scattered["small"], np.ndarray)  # below the threshold: left in the graph
+    assert sorted(client.who_has([scattered["X"]])[scattered["X"].key]) == sorted(workers)
+    np.testing.assert_array_equal(scattered["X"].result(), data.X)
+    # The whole search with X and y scattered (threshold 0) still gives the serial answer.
+    monkeypatch.setattr(gridsearch, "SCATTER_MIN_BYTES", 0)
+    sent = []
+    real = gridsearch.scatter_large_literals
+
+    def recording(*args: object) -> dict:
+        graph = real(*args)
+        sent.extend(value for value in graph.values() if isinstance(value, Future))
+        return graph
+
+    monkeypatch.setattr(gridsearch, "scatter_large_literals", recording)
+    with open_mode("distributed", 2, client=client, worker_addresses=workers) as ctx:
+        result = gridsearch.run_dask_ml(data, ctx)
+    assert len(sent) == 2  # X and y went out as futures
+    assert gridsearch.verify(result, references["gridsearch.pipeline-aware"]).ok
