@@ -145,10 +145,11 @@ class _Connections:
         entry.users += 1
         try:
             return await asyncio.shield(entry.opening)
-        except BaseException:
+        except BaseException:  # failed handshake, or this acquirer was cancelled
             entry.users -= 1
             if entry in pool and entry.users <= 0:
                 pool.remove(entry)
+                entry.opening.add_done_callback(_close_unused)
             raise
 
     async def _handshake(self, host: SSHHost) -> Any:
@@ -176,6 +177,12 @@ class _Connections:
     def count(self, host: SSHHost) -> int:
         """Open connections to *host* (from this event loop)."""
         return len(self._open.get(_key(host), []))
+
+
+def _close_unused(opening: asyncio.Future) -> None:
+    """Close a connection whose handshake finished after everyone waiting for it left."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 def _key(host: SSHHost) -> tuple:

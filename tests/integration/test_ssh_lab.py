@@ -203,6 +203,39 @@ def test_handshakes_to_one_host_are_bounded_by_max_startups(lab):
     assert CONNECTIONS.peak_handshakes["desktop1"] == 2  # concurrent, but never more than 2
 
 
+def test_a_handshake_nobody_waits_for_any_more_is_closed(lab):
+    import asyncio
+    import contextlib
+
+    from clusterbench.inventory.load import load_inventory
+    from clusterbench.launchers.ssh import CONNECTIONS
+
+    host = load_inventory(lab.inventory).host("desktop1")
+    desktop = next(h for h in lab.hosts if h.name == "desktop1")
+
+    def established() -> int:
+        ss = subprocess.run(["nsenter", f"--net=/run/netns/{desktop.netns}", "ss", "-Htn",
+                             "state", "established", "( sport = :22 )"],
+                            capture_output=True, text=True, check=True)
+        return len(ss.stdout.splitlines())
+
+    async def cancel_while_connecting() -> tuple[int, list[int]]:
+        waiter = asyncio.ensure_future(CONNECTIONS.acquire(host))
+        await asyncio.sleep(0.01)  # the handshake is under way
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        counts = []
+        for _ in range(30):  # the handshake finishes in the background, then is closed
+            await asyncio.sleep(0.1)
+            counts.append(established())
+        return CONNECTIONS.count(host), counts
+
+    pooled, counts = asyncio.run(cancel_while_connecting())
+    assert pooled == 0
+    assert counts[-1] == 0, counts
+
+
 def test_doctor_reports_each_host(lab, tmp_path):
     good = cli("doctor", "-i", lab.inventory)
     assert good.returncode == 0, good.stdout + good.stderr
