@@ -68,25 +68,30 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str) -> st
     It records its PID first (``exec`` keeps it), runs the host's setup
     commands, then execs the worker with the host's environment.
     """
-    scratch = session_dir(session)
-    env = blas_env(1) | host.env
-    python = host.python or "python3"
     worker = [
-        python, "-m", "distributed.cli.dask_worker", scheduler,
+        host.python or "python3", "-m", "distributed.cli.dask_worker", scheduler,
         "--name", name,
         "--nthreads", str(host.threads),
         "--memory-limit", str(host.memory if host.memory is not None else 0),
         "--no-nanny", "--no-dashboard",
         "--host", host.address,
-        "--local-directory", f"{scratch}/{name}",
+        "--local-directory", f"{session_dir(session)}/{name}",
         *host.worker_extra_args,
     ]
+    return _tagged_command(host, session, name, blas_env(1) | host.env, worker)
+
+
+def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
+                    argv: list[str]) -> str:
+    """``mkdir`` the session dir, record the shell's PID as ``<role>.pid`` (``exec`` keeps
+    it), run the host's setup commands, then exec *argv* with *env* (pure)."""
+    scratch = session_dir(session)
     steps = [
         f"mkdir -p {shlex.quote(scratch)}",
-        f"echo $$ > {shlex.quote(f'{scratch}/{name}.pid')}",
+        f"echo $$ > {shlex.quote(f'{scratch}/{role}.pid')}",
         *host.setup,
-        "exec env " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
-        + " " + shlex.join(worker),
+        " ".join(["exec env", *(shlex.quote(f"{k}={v}") for k, v in env.items()),
+                  shlex.join(argv)]),
     ]
     return " && ".join(steps)
 
@@ -332,22 +337,14 @@ def scheduler_command(host: SSHHost, address: str, port: int, dashboard: int | N
     The scheduler writes its address to ``<session dir>/scheduler.json``; that path
     also tags the process for ``down``'s leftover check.
     """
-    scratch = session_dir(session)
     board = (["--no-dashboard"] if dashboard is None
              else ["--dashboard-address", f"{address}:{dashboard}"])
     scheduler = [
         python or host.python or "python3", "-m", "distributed.cli.dask_scheduler",
         "--host", address, "--port", str(port), *board,
-        "--scheduler-file", f"{scratch}/scheduler.json",
+        "--scheduler-file", f"{session_dir(session)}/scheduler.json",
     ]
-    env = [shlex.quote(f"{k}={v}") for k, v in host.env.items()]
-    steps = [
-        f"mkdir -p {shlex.quote(scratch)}",
-        f"echo $$ > {shlex.quote(f'{scratch}/scheduler.pid')}",
-        *host.setup,
-        " ".join(["exec env", *env, shlex.join(scheduler)]),
-    ]
-    return " && ".join(steps)
+    return _tagged_command(host, session, "scheduler", dict(host.env), scheduler)
 
 
 class SSHScheduler(_RemoteProcess):

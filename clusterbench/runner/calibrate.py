@@ -15,8 +15,7 @@ Three facts every later number is read against:
   ceiling rather than against the ideal k.
 
 Hand-written because no library measures these for dask; each measurement
-repeats a few rounds and keeps the minimum (overheads) or the median
-(capacity), as pytest-benchmark and timeit advise for noisy machines.
+repeats a few rounds and keeps the best, as timeit advises for noisy machines.
 """
 
 from __future__ import annotations

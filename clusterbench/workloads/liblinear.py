@@ -26,7 +26,7 @@ LIBLINEAR_RNG = fasteners.ReaderWriterLock()
 
 def draws_random_numbers(estimator: LogisticRegression) -> bool:
     """Whether liblinear shuffles (L1 or dual solvers) for *estimator*'s settings."""
-    l1 = estimator.penalty == "l1" or estimator.l1_ratio not in (0, 0.0, None)
+    l1 = estimator.penalty == "l1" or estimator.l1_ratio not in (0, None)
     return bool(estimator.dual) or l1
 
 

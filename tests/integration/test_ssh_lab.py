@@ -49,6 +49,14 @@ def variant(lab, tmp_path: Path, **changes) -> Path:
     return path
 
 
+def ssh_connections(lab, name: str) -> int:
+    """Established connections to the sshd of fake host *name*, seen from inside its netns."""
+    ss = subprocess.run(["nsenter", f"--net=/run/netns/{lab.host(name).netns}", "ss", "-Htn",
+                         "state", "established", "( sport = :22 )"],
+                        capture_output=True, text=True, check=True)
+    return len(ss.stdout.splitlines())
+
+
 def no_worker_left(lab) -> bool:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -172,11 +180,7 @@ def test_many_workers_on_one_host_stay_under_sshds_session_limit(lab, tmp_path):
     path = variant(lab, tmp_path, desktop1={"workers": 10, "memory": "100MB"})
     up = cli("up", str(path), "--timeout", "120")
     assert up.returncode == 0, up.stdout + up.stderr
-    desktop = next(host for host in lab.hosts if host.name == "desktop1")
-    ss = subprocess.run(["nsenter", f"--net=/run/netns/{desktop.netns}", "ss", "-Htn",
-                         "state", "established", "( sport = :22 )"],
-                        capture_output=True, text=True, check=True)
-    assert len(ss.stdout.splitlines()) == 2, ss.stdout
+    assert ssh_connections(lab, "desktop1") == 2
     assert all(f"desktop1-{i}" in up.stdout for i in range(10))
     assert cli("down").returncode == 0
     assert no_worker_left(lab)
@@ -211,13 +215,6 @@ def test_a_handshake_nobody_waits_for_any_more_is_closed(lab):
     from clusterbench.launchers.ssh import CONNECTIONS
 
     host = load_inventory(lab.inventory).host("desktop1")
-    desktop = next(h for h in lab.hosts if h.name == "desktop1")
-
-    def established() -> int:
-        ss = subprocess.run(["nsenter", f"--net=/run/netns/{desktop.netns}", "ss", "-Htn",
-                             "state", "established", "( sport = :22 )"],
-                            capture_output=True, text=True, check=True)
-        return len(ss.stdout.splitlines())
 
     async def cancel_while_connecting() -> tuple[int, list[int]]:
         waiter = asyncio.ensure_future(CONNECTIONS.acquire(host))
@@ -228,7 +225,7 @@ def test_a_handshake_nobody_waits_for_any_more_is_closed(lab):
         counts = []
         for _ in range(30):  # the handshake finishes in the background, then is closed
             await asyncio.sleep(0.1)
-            counts.append(established())
+            counts.append(ssh_connections(lab, "desktop1"))
         return CONNECTIONS.count(host), counts
 
     pooled, counts = asyncio.run(cancel_while_connecting())
