@@ -12,7 +12,11 @@ Three workloads (DESIGN.md, "Sources"):
     on ``make_classification(10000, 500, n_redundant=250)`` at full size.  The
     penalty is spelled ``l1_ratio`` (0 = L2, 1 = L1) because scikit-learn 1.8
     deprecated ``penalty``; ``liblinear`` solves both.  Every candidate refits
-    the PCA, so the PCA is fitted ``candidates × folds`` times.
+    the PCA, so the PCA is fitted ``candidates × folds`` times.  The PCA runs
+    the full LAPACK SVD through NumPy (``GilReleasingPCA``, which lets threads
+    overlap) unless ``params: {svd: scipy}`` asks for scikit-learn's own
+    ``scipy.linalg.svd``; the LogisticRegression is ``ReproducibleLogisticRegression``
+    (threaded liblinear fits equal serial ones).
 ``gridsearch.pipeline-aware``
     The same data and grid searched with ``dask_ml.model_selection.GridSearchCV``,
     which fits each distinct PCA once per fold and shares it between the
@@ -152,19 +156,26 @@ def prepare_pipeline(size: str, seed: int, **params: Any) -> SearchData:
     seed
         ``random_state`` of the data, the PCA and the solver.
     **params
-        ``n_samples``, ``n_features`` or ``n_components`` override the size table.
+        ``n_samples``, ``n_features`` or ``n_components`` override the size table;
+        ``svd`` (``numpy``, the default, or ``scipy``) picks whose SVD the PCA calls
+        (:mod:`clusterbench.workloads.pca`).
 
     Returns
     -------
     SearchData
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``svd``.
     """
     from sklearn.datasets import make_classification
-    from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
 
     from clusterbench.workloads.liblinear import ReproducibleLogisticRegression
 
     merged = {**PIPELINE_SIZES[size], **params}
+    pca_class = _pca_class(merged.get("svd", "numpy"))
     n_features = merged["n_features"]
     X, y = make_classification(
         n_samples=merged["n_samples"],
@@ -176,7 +187,7 @@ def prepare_pipeline(size: str, seed: int, **params: Any) -> SearchData:
     # solvers make the shared prefix almost free and hide what is being benchmarked.
     pipeline = Pipeline(
         [
-            ("pca", PCA(svd_solver="full", random_state=seed)),
+            ("pca", pca_class(svd_solver="full", random_state=seed)),
             # liblinear's RNG is process-global; this subclass keeps threaded fits reproducible.
             ("logisticregression",
              ReproducibleLogisticRegression(solver="liblinear", random_state=seed)),
@@ -188,6 +199,21 @@ def prepare_pipeline(size: str, seed: int, **params: Any) -> SearchData:
         "logisticregression__l1_ratio": list(PIPELINE_L1_RATIO),
     }
     return SearchData(X, y, pipeline, grid)
+
+
+#: ``svd`` parameter of the pipeline workloads -> the PCA class (see :func:`_pca_class`).
+PCA_SVDS = ("numpy", "scipy")
+
+
+def _pca_class(svd: str) -> type:
+    """``GilReleasingPCA`` for ``"numpy"``, scikit-learn's ``PCA`` for ``"scipy"``."""
+    from sklearn.decomposition import PCA
+
+    from clusterbench.workloads.pca import GilReleasingPCA
+
+    if svd not in PCA_SVDS:
+        raise ValueError(f"svd must be one of {', '.join(PCA_SVDS)}, got {svd!r}")
+    return GilReleasingPCA if svd == "numpy" else PCA
 
 
 def run_sklearn(data: SearchData, ctx: Any) -> SearchResult:

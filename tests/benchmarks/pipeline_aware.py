@@ -12,10 +12,13 @@ and grid), searched
   scheduler with 2 threads and one BLAS thread each, fitting each distinct PCA
   once per fold.
 
-The two are interleaved round by round (after one warm-up each) so machine noise
-hits both alike.  Reported: median seconds of each, the speed ratio, PCA fits
-of each, and whether best parameters and the full ranking are identical.
-Issue goals: >= 2.5x faster, >= 5x fewer PCA fits, identical ranking.
+Both run once with the workload's default PCA (NumPy's SVD, which releases the
+GIL: ``clusterbench.workloads.pca``) and once with scikit-learn's own
+(``svd=scipy``, SciPy's SVD, which holds it); each pair compares the same
+pipeline.  All four are interleaved round by round (after one warm-up each) so
+machine noise hits them alike.  Reported: median seconds, the speed ratio per
+SVD, PCA fits of each, and whether best parameters and the full ranking are
+identical.  Issue goals: >= 2.5x faster, >= 5x fewer PCA fits, identical ranking.
 """
 
 from __future__ import annotations
@@ -54,16 +57,20 @@ def timed(run: Any, data: gridsearch.SearchData) -> tuple[float, gridsearch.Sear
     return time.perf_counter() - start, result
 
 
+SVDS = ("numpy", "scipy")
+SEARCHES = {"sklearn loky n_jobs=2": sklearn_loky, "pipeline-aware threads x2": pipeline_aware}
+
+
 def measure(rounds: int, size: str) -> dict[str, Any]:
-    """Interleaved timings and the last results of both searches."""
-    data = gridsearch.prepare_pipeline(size, 0)
-    variants = {"sklearn loky n_jobs=2": sklearn_loky, "pipeline-aware threads x2": pipeline_aware}
-    results = {name: run(data) for name, run in variants.items()}  # warm-up (pools, imports)
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    """Interleaved timings and the last results of both searches with both SVDs."""
+    data = {svd: gridsearch.prepare_pipeline(size, 0, svd=svd) for svd in SVDS}
+    variants = {(svd, name): run for svd in SVDS for name, run in SEARCHES.items()}
+    results = {key: run(data[key[0]]) for key, run in variants.items()}  # warm-up
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
     for _ in range(rounds):
-        for name, run in variants.items():
-            seconds, results[name] = timed(run, data)
-            times[name].append(seconds)
+        for key, run in variants.items():
+            seconds, results[key] = timed(run, data[key[0]])
+            times[key].append(seconds)
     return {"times": times, "results": results}
 
 
@@ -73,19 +80,22 @@ def main() -> None:
     parser.add_argument("--size", default="small")
     args = parser.parse_args()
     measured = measure(args.rounds, args.size)
-    (base_name, base), (aware_name, aware) = measured["results"].items()
-    medians = {name: statistics.median(t) for name, t in measured["times"].items()}
+    times, results = measured["times"], measured["results"]
+    medians = {key: statistics.median(t) for key, t in times.items()}
     print(f"gridsearch.pipeline[{args.size}], {args.rounds} interleaved rounds")
-    print("| variant | median s | min s | PCA fits |\n|---|---:|---:|---:|")
-    for name, result in measured["results"].items():
-        print(f"| {name} | {medians[name]:.2f} | {min(measured['times'][name]):.2f} "
+    print("| PCA's SVD | variant | median s | min s | PCA fits |\n|---|---|---:|---:|---:|")
+    for (svd, name), result in results.items():
+        print(f"| {svd} | {name} | {medians[svd, name]:.2f} | {min(times[svd, name]):.2f} "
               f"| {result.prefix_fits} |")
-    speed = medians[base_name] / medians[aware_name]
-    fewer = base.prefix_fits / aware.prefix_fits
-    same = base.best_params == aware.best_params and np.array_equal(
-        base.rank_test_score, aware.rank_test_score)
-    print(f"speed ratio {speed:.2f}x (goal >= 2.5x); PCA fits {fewer:.1f}x fewer (goal >= 5x); "
-          f"best_params and ranking identical: {same}")
+    base_name, aware_name = SEARCHES
+    for svd in SVDS:
+        base, aware = results[svd, base_name], results[svd, aware_name]
+        speed = medians[svd, base_name] / medians[svd, aware_name]
+        fewer = base.prefix_fits / aware.prefix_fits
+        same = base.best_params == aware.best_params and np.array_equal(
+            base.rank_test_score, aware.rank_test_score)
+        print(f"{svd} SVD: speed ratio {speed:.2f}x (goal >= 2.5x); PCA fits {fewer:.1f}x fewer "
+              f"(goal >= 5x); best_params and ranking identical: {same}")
 
 
 if __name__ == "__main__":
