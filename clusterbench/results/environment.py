@@ -30,7 +30,8 @@ def capture_environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "python_executable": os.sys.executable,
         "packages": package_versions(),
         "blas": _blas_info(),
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": _git_dirty(),
     } | (extra or {})
 
 
@@ -69,11 +70,21 @@ def _blas_info() -> list[dict[str, Any]]:
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[2]
+#: The checkout clusterbench runs from (an installed wheel has none: git answers None).
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _git(*args: str, root: Path = CHECKOUT) -> str | None:
+    """Output of ``git *args`` in *root*; ``None`` outside a checkout or without git."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
                              text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _git_dirty(root: Path = CHECKOUT) -> bool | None:
+    """Whether tracked files differ from ``git_commit`` (the measured code is not that commit)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", root=root)
+    return None if status is None else bool(status)
