@@ -15,6 +15,7 @@ from clusterbench.errors import ClusterbenchError
 COMMANDS = {
     "run": "run:run",
     "report": "run:report",
+    "compare": "compare:compare",
     "up": "cluster:up",
     "status": "cluster:status",
     "down": "cluster:down",
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     report = sub.add_parser("report", help="redraw summary, plots and report from records.jsonl")
     report.add_argument("run_dir", help="a results/<run-id> directory")
+    compare = sub.add_parser("compare", help="two runs side by side; flag points that changed")
+    compare.add_argument("run_a", help="the run to compare against (results/<run-id>)")
+    compare.add_argument("run_b", help="the newer run")
+    compare.add_argument("--threshold", type=float, default=0.05,
+                         help="relative change in the median counted as a change (default 0.05)")
+    compare.add_argument("--fail-on-slower", action="store_true",
+                         help="exit 1 when a point clearly got slower (for CI)")
     _add_cluster(sub)
     _add_inventory(sub)
     _add_lab(sub)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from clusterbench.workloads.base import Verdict, Workload
 
 
@@ -26,6 +28,22 @@ def _equal(result: int, reference: int) -> Verdict:
     return Verdict(result == reference, f"{result} != {reference}" if result != reference else "")
 
 
+def _prepare_naps(size: str, seed: int, seconds: float = 0.01) -> float:
+    return float(seconds)
+
+
+def _naps(seconds: float, ctx) -> int:  # noqa: ANN001
+    # Distinct items: ctx.map's tasks are pure, so two equal items would be one task.
+    return sum(ctx.map(_nap, [(seconds, 0), (seconds, 1)]))
+
+
+def _nap(item: tuple[float, int]) -> int:
+    time.sleep(item[0])
+    return 1
+
+
 SIZES = {"tiny": {}, "small": {}, "full": {}}
 SQUARES = Workload("squares", _prepare, _square_sum, _equal, SIZES, "sum of squares")
 WRONG = Workload("wrong", _prepare, _off_by_one, _equal, SIZES, "answers wrong in parallel")
+# Its time is set by `params: {seconds: ...}` (two naps per run): a known, real slowdown.
+NAPS = Workload("naps", _prepare_naps, _naps, _equal, SIZES, "two naps of `seconds` each")
