@@ -11,10 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m clusterbench ARGS`` from the repository root and capture its output."""
+def cli(*args: str, timeout: float = 600,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m clusterbench ARGS`` from the repository root and capture its output.
+
+    *env* adds to (or overrides) this process's environment for the command.
+    """
     return subprocess.run([sys.executable, "-m", "clusterbench", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+                          capture_output=True, text=True, timeout=timeout,
+                          env=os.environ | (env or {}))
 
 
 def only_records(results: Path) -> list[dict]:

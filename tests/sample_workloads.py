@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from clusterbench.workloads.base import Verdict, Workload
@@ -28,8 +29,10 @@ def _equal(result: int, reference: int) -> Verdict:
     return Verdict(result == reference, f"{result} != {reference}" if result != reference else "")
 
 
-def _prepare_naps(size: str, seed: int, seconds: float = 0.01) -> float:
-    return float(seconds)
+def _prepare_naps(size: str, seed: int, seconds: float | None = None) -> float:
+    # Without the parameter the nap comes from the environment: the same scenario then
+    # runs slower or faster as if the code had changed (what `compare` must catch).
+    return float(os.environ.get("CLUSTERBENCH_TEST_NAP", "0.01") if seconds is None else seconds)
 
 
 def _naps(seconds: float, ctx) -> int:  # noqa: ANN001
@@ -45,5 +48,5 @@ def _nap(item: tuple[float, int]) -> int:
 SIZES = {"tiny": {}, "small": {}, "full": {}}
 SQUARES = Workload("squares", _prepare, _square_sum, _equal, SIZES, "sum of squares")
 WRONG = Workload("wrong", _prepare, _off_by_one, _equal, SIZES, "answers wrong in parallel")
-# Its time is set by `params: {seconds: ...}` (two naps per run): a known, real slowdown.
+# Two naps of `params: {seconds: ...}` or $CLUSTERBENCH_TEST_NAP seconds: a known, real slowdown.
 NAPS = Workload("naps", _prepare_naps, _naps, _equal, SIZES, "two naps of `seconds` each")

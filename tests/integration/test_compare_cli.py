@@ -12,15 +12,16 @@ from tests.helpers import cli
 pytestmark = pytest.mark.integration
 
 
-def _run(tmp_path: Path, name: str, seconds: float) -> Path:
+def _run(tmp_path: Path, name: str, nap: float, params: str = "{}") -> Path:
     scenario = tmp_path / f"{name}.yml"
     scenario.write_text(
-        f"name: {name}\n"
-        "workloads:\n"
-        f"  - {{name: 'tests.sample_workloads:NAPS', size: tiny, params: {{seconds: {seconds}}}}}\n"
+        "name: naps\n"
+        f"workloads: [{{name: 'tests.sample_workloads:NAPS', size: tiny, params: {params}}}]\n"
         "schedulers: [synchronous, threads]\nworkers: 1,2\nrepeats: 3\nwarmup: 0\n")
     results = tmp_path / name
-    done = cli("run", str(scenario), "--results-dir", str(results))
+    # The same scenario; only the nap the workload reads from the environment differs.
+    done = cli("run", str(scenario), "--results-dir", str(results),
+               env={"CLUSTERBENCH_TEST_NAP": str(nap)})
     assert done.returncode == 0, done.stderr
     (run_dir,) = results.iterdir()
     return run_dir
@@ -29,7 +30,8 @@ def _run(tmp_path: Path, name: str, seconds: float) -> Path:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("compare")
-    return {"fast": _run(tmp, "fast", 0.02), "slow": _run(tmp, "slow", 0.2)}
+    return {"fast": _run(tmp, "fast", 0.02), "slow": _run(tmp, "slow", 0.2),
+            "other-params": _run(tmp, "other-params", 0.02, params="{seconds: 0.02}")}
 
 
 def test_a_clearly_slower_run_is_flagged_and_fails_on_request(runs) -> None:
@@ -52,6 +54,12 @@ def test_a_run_against_itself_is_the_same_without_machine_warnings(runs) -> None
     assert done.returncode == 0, done.stderr
     assert "0 slower, 0 faster, 0 unclear, 3 same" in done.stdout
     assert "warning" not in done.stderr
+
+
+def test_points_that_measured_different_work_are_not_compared(runs) -> None:
+    done = cli("compare", str(runs["fast"]), str(runs["other-params"]), "--fail-on-slower")
+    assert done.returncode == 0, done.stderr
+    assert "0 slower, 0 faster, 0 unclear, 0 same, 3 params differ" in done.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
