@@ -18,22 +18,14 @@ from clusterbench.lab import processes_in
 from tests.fixtures.lab import make_lab
 from tests.helpers import cli, only_records
 
-pytestmark = [pytest.mark.integration, pytest.mark.root]
+# down_after (conftest.py): whatever a test asserts, the cluster it brought up is stopped.
+pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.usefixtures("down_after")]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
     return make_lab(request, tmp_path_factory, "pi:2x0.25cpu/512MB,desktop:1x1.0cpu")
-
-
-@pytest.fixture(autouse=True)
-def down_after(lab):
-    """Whatever a test asserts, the cluster it brought up is stopped."""
-    yield
-    if list(state_dir().glob("cluster-*.json")):
-        cli("down")
-
 
 
 def variant(lab, tmp_path: Path, **changes) -> Path:

@@ -16,7 +16,8 @@ from clusterbench.lab import processes_in
 from tests.fixtures.lab import make_lab
 from tests.helpers import cli, only_records, run_attached
 
-pytestmark = [pytest.mark.integration, pytest.mark.root]
+# down_after (conftest.py): whatever a test asserts, the cluster it brought up is stopped.
+pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.usefixtures("down_after")]
 # Our processes on a fake host: workers, the scheduler, and anything tagged with a session dir.
 OURS = (b"dask_worker", b"dask_scheduler", b"/tmp/clusterbench-")
 
@@ -24,14 +25,6 @@ OURS = (b"dask_worker", b"dask_scheduler", b"/tmp/clusterbench-")
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
     return make_lab(request, tmp_path_factory, "pi:2x0.5cpu/512MB")
-
-
-@pytest.fixture(autouse=True)
-def down_after(lab):
-    """Whatever a test asserts, the cluster it brought up is stopped."""
-    yield
-    if list(state_dir().glob("cluster-*.json")):
-        cli("down")
 
 
 def remote_scheduler_inventory(lab, tmp_path: Path, **scheduler) -> Path:
