@@ -32,7 +32,13 @@ class GilReleasingPCA(PCA):
     during the SVD.  Other solvers are untouched.
     """
 
-    def _fit_full(self, X: Any, n_components: Any, xp: Any, is_array_api_compliant: bool) -> Any:
-        # In scikit-learn 1.5–1.9 this flag only chooses xp.linalg.svd (NumPy's, via
-        # array_api_compat) over scipy.linalg.svd; tests/unit/test_pca_gil.py pins that.
-        return super()._fit_full(X, n_components, xp, True)
+    def _fit_full(self, *args: Any, **kwargs: Any) -> Any:
+        # scikit-learn 1.5-1.9: (X, n_components, xp, is_array_api_compliant), and the flag
+        # only chooses xp.linalg.svd (NumPy's, via array_api_compat) over scipy.linalg.svd;
+        # tests/unit/test_pca_gil.py pins that.  Any other signature (a remote host with
+        # another scikit-learn) passes through unchanged: SciPy's SVD, same answers.
+        if len(args) == 4:
+            args = (*args[:3], True)
+        elif "is_array_api_compliant" in kwargs:
+            kwargs["is_array_api_compliant"] = True
+        return super()._fit_full(*args, **kwargs)

@@ -86,3 +86,15 @@ def test_pipeline_aware_counts_prefix_fits_of_either_pca() -> None:
         data = gridsearch.prepare_pipeline("tiny", 0, svd=svd)
         with open_mode("synchronous", 1) as ctx:
             assert gridsearch.run_dask_ml(data, ctx).prefix_fits == 9
+
+
+def test_other_scikit_learn_signatures_pass_through(monkeypatch) -> None:
+    # A remote host with another scikit-learn must still fit (with SciPy's SVD), not crash.
+    seen = []
+    monkeypatch.setattr(PCA, "_fit_full", lambda self, *a, **k: seen.append((a, k)))
+    GilReleasingPCA()._fit_full("X", 5)
+    GilReleasingPCA()._fit_full("X", 5, xp="np", is_array_api_compliant=False)
+    GilReleasingPCA()._fit_full("X", 5, "np", False)
+    assert seen == [(("X", 5), {}),
+                    (("X", 5), {"xp": "np", "is_array_api_compliant": True}),
+                    (("X", 5, "np", True), {})]
