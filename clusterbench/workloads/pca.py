@@ -33,7 +33,7 @@ class GilReleasingPCA(PCA):
     """
 
     def _fit_full(self, *args: Any, **kwargs: Any) -> Any:
-        # scikit-learn 1.5-1.9: (X, n_components, xp, is_array_api_compliant), and the flag
+        # scikit-learn 1.9 (checked): (X, n_components, xp, is_array_api_compliant); the flag
         # only chooses xp.linalg.svd (NumPy's, via array_api_compat) over scipy.linalg.svd;
         # tests/unit/test_pca_gil.py pins that.  Any other signature (a remote host with
         # another scikit-learn) passes through unchanged: SciPy's SVD, same answers.
