@@ -35,3 +35,11 @@ def run_attached(results: Path, workers: str = "1,2") -> list[dict]:
               "--results-dir", str(results))
     assert run.returncode == 0, run.stderr
     return only_records(results)
+
+
+def stop_any_cluster() -> None:
+    """``clusterbench down`` if a test left a cluster up (teardown of cluster tests)."""
+    from clusterbench.cluster.lifecycle import state_dir
+
+    if list(state_dir().glob("cluster-*.json")):
+        cli("down")

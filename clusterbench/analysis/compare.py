@@ -108,9 +108,9 @@ def _row(a: _Point | None, b: _Point | None, threshold: float) -> dict[str, Any]
         verdict = "params differ"
     else:
         verdict = change.verdict(threshold)
-    ratio = change.ratio if stats_a.n and stats_b.n else float("nan")
+    # An empty side has a NaN median, so its ratio is NaN too.
     return {"n_a": stats_a.n, "median_a": stats_a.median, "n_b": stats_b.n,
-            "median_b": stats_b.median, "ratio": ratio, "verdict": verdict}
+            "median_b": stats_b.median, "ratio": change.ratio, "verdict": verdict}
 
 
 def _points(records: Sequence[Record]) -> dict[tuple[Any, ...], _Point]:

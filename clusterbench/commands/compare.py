@@ -36,9 +36,9 @@ def compare(args: argparse.Namespace) -> int:
     table = compare_records(run_a.records(), run_b.records(), args.threshold)
     out().print(_rich_table(table, run_a.directory.name, run_b.directory.name))
     counts = table["verdict"].value_counts()
-    order = ("slower", "faster", "unclear", "same")
-    verdicts = [*order, *sorted(set(counts.index) - set(order))]
-    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in verdicts if v in order or counts.get(v))
+    always = ("slower", "faster", "unclear", "same")
+    tally = ", ".join([f"{counts.get(v, 0)} {v}" for v in always]
+                      + [f"{n} {v}" for v, n in sorted(counts.items()) if v not in always])
     out().print(f"{tally} (threshold {args.threshold:.0%}; a change counts only when every one "
                 f"of ≥ {MIN_REPEATS} repeats of one run is slower than every one of the other's)")
     return 1 if args.fail_on_slower and counts.get("slower", 0) else 0

@@ -314,6 +314,7 @@ def scatter_large_literals(dsk: Mapping[Any, Any], client: Any, workers: Sequenc
     """
     import numpy as np
 
+    # Read at call time (not as the default): SCATTER_MIN_BYTES is the module's knob.
     min_bytes = SCATTER_MIN_BYTES if min_bytes is None else min_bytes
     graph = dict(dsk)
     large = [key for key, value in graph.items()

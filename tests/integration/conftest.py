@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusterbench.cluster.lifecycle import state_dir
-from tests.helpers import cli
+from tests.helpers import stop_any_cluster
 
 
 @pytest.fixture()
@@ -16,5 +15,4 @@ def down_after(lab):  # noqa: ANN001 - each module's own lab fixture
     ``lab`` resolves to the requesting module's fixture.
     """
     yield
-    if list(state_dir().glob("cluster-*.json")):
-        cli("down")
+    stop_any_cluster()

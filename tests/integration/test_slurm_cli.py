@@ -8,7 +8,7 @@ import pytest
 
 from clusterbench.cluster.lifecycle import state_dir
 from tests.fixtures.slurm import slurm_inventory
-from tests.helpers import cli, only_records, run_attached
+from tests.helpers import cli, only_records, run_attached, stop_any_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,8 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def down_after(slurm_cluster):
     yield
-    if list(state_dir().glob("cluster-*.json")):
-        cli("down")
+    stop_any_cluster()
     slurm_cluster.wait_no_jobs()
 
 

@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from clusterbench.cluster.lifecycle import state_dir
 from tests.fixtures.slurm import slurm_inventory
-from tests.helpers import ROOT, cli
+from tests.helpers import ROOT, cli, stop_any_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 
@@ -28,8 +27,7 @@ def table(stdout: str) -> dict[str, dict[str, str]]:
 @pytest.fixture(autouse=True)
 def down_after(slurm_cluster):
     yield
-    if list(state_dir().glob("cluster-*.json")):
-        cli("down")
+    stop_any_cluster()
     assert slurm_cluster.wait_no_jobs() == []
 
 
