@@ -69,6 +69,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int)
     run.add_argument("--order", help="order of adding distributed workers: inventory or "
                      "fastest-first (short per-worker speed calibration)")
+    run.add_argument("--order-points", help="interleaved (default: repeats round-robin over "
+                     "all points, shuffled by the seed) or blocked (each point's repeats "
+                     "back to back)")
+    run.add_argument("--stabilize", type=int, metavar="N",
+                     help="re-run points whose coefficient of variation is above 10 %% with "
+                     "up to N extra repeats")
+    run.add_argument("--retries", type=int, metavar="N",
+                     help="re-runs of a repeat whose worker set changed (default 1)")
+    run.add_argument("--weak", action="store_true",
+                     help="weak scaling: the problem grows with the workers' capacity")
     run.add_argument("--results-dir", default="results", help="where run directories go")
     attach = run.add_mutually_exclusive_group()
     attach.add_argument("--scheduler-address", help="use an existing cluster (tcp://host:port)")

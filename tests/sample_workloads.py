@@ -50,3 +50,46 @@ SQUARES = Workload("squares", _prepare, _square_sum, _equal, SIZES, "sum of squa
 WRONG = Workload("wrong", _prepare, _off_by_one, _equal, SIZES, "answers wrong in parallel")
 # Two naps of `params: {seconds: ...}` or $CLUSTERBENCH_TEST_NAP seconds: a known, real slowdown.
 NAPS = Workload("naps", _prepare_naps, _naps, _equal, SIZES, "two naps of `seconds` each")
+
+
+def _few_squares(data: list[int], ctx) -> int:  # noqa: ANN001
+    return sum(ctx.map(_square, data[:5]))
+
+
+# Five tasks whatever the width: too little work for 2 workers (4 tasks per worker wanted).
+FEW = Workload("few", _prepare, _few_squares, _equal, SIZES, "five tasks")
+
+
+def _prepare_kill(size: str, seed: int, flag_dir: str = "") -> str:
+    return flag_dir
+
+
+def _kill_once(flag_dir: str, ctx) -> int:  # noqa: ANN001
+    """Eight short tasks; on the third call at 2 distributed workers (warm-up, repeat 1,
+    then repeat 2) one of them SIGKILLs the worker process that runs it, once."""
+    if ctx.is_distributed and ctx.workers == 2:
+        calls = os.path.join(flag_dir, "calls")
+        count = 1
+        if os.path.exists(calls):
+            with open(calls) as fh:
+                count += int(fh.read())
+        with open(calls, "w") as fh:
+            fh.write(str(count))
+        if count == 3:
+            open(os.path.join(flag_dir, "armed"), "w").close()
+    return sum(ctx.map(_nap_or_die, [(flag_dir, i) for i in range(8)]))
+
+
+def _nap_or_die(item: tuple[str, int]) -> int:
+    import signal
+
+    armed = os.path.join(item[0], "armed")
+    time.sleep(0.1)
+    if item[1] == 0 and os.path.exists(armed):
+        os.unlink(armed)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item[1]
+
+
+# Kills one of its distributed workers during one repeat (see _kill_once).
+KILL_ONCE = Workload("kill-once", _prepare_kill, _kill_once, _equal, SIZES, "kills a worker once")

@@ -114,13 +114,17 @@ def _row(a: _Point | None, b: _Point | None, threshold: float) -> dict[str, Any]
 
 
 def _points(records: Sequence[Record]) -> dict[tuple[Any, ...], _Point]:
-    """Point → its verified seconds (``[]`` when every repeat failed) and parameters."""
+    """Point → its counted seconds (``[]`` when every repeat failed) and parameters.
+
+    A repeat counts as in the run's own summary: verified, without error and on the
+    planned worker set.
+    """
     points: dict[tuple[Any, ...], _Point] = {}
     for record in records:
         key = tuple(getattr(record, name) for name in POINT)
         params = json.dumps(record.params, sort_keys=True, default=str)
         point = points.setdefault(key, _Point(params, []))
-        if record.verified:
+        if record.verified and record.error is None and not record.worker_set_changed:
             point.seconds.append(record.seconds)
     return points
 

@@ -9,12 +9,14 @@ from the run directory alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from clusterbench.analysis.speedup import SERIAL_SCHEDULER
+from clusterbench.analysis.capacity import machine_checks
+from clusterbench.analysis.speedup import SERIAL_SCHEDULER, UNDERESTIMATED_MARGIN
 from clusterbench.runner.modes import MAX_OVERHEAD_SHARE
 
 __all__ = [
@@ -59,9 +61,14 @@ def too_fine(summary: pd.DataFrame, limit: float = MAX_OVERHEAD_SHARE) -> pd.Dat
     return summary[shares > limit].reset_index(drop=True)
 
 
-def capacity_shares(summary: pd.DataFrame, capacity: Mapping[str, float] | None
-                    ) -> pd.DataFrame:
+def capacity_shares(summary: pd.DataFrame, capacity: Mapping[str, float] | None,
+                    checks: Sequence[Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """For each workload and worker count ≥ 2: the best mode's speedup vs the machine's.
+
+    The machine's capacity is a ceiling, so the best of its checks (start, middle and end
+    of the sweep) is used; noise only ever slows a check down.  A share is never above
+    100 %: a speedup more than 5 % above the ceiling means the ceiling was measured low
+    and is flagged ``underestimated`` (its share is NaN); one within 5 % is at capacity.
 
     Parameters
     ----------
@@ -69,27 +76,34 @@ def capacity_shares(summary: pd.DataFrame, capacity: Mapping[str, float] | None
         The per-point summary.
     capacity
         ``{k: speedup of k processes of a fixed CPU kernel}`` from the run's
-        calibration (keys may be strings, as stored in JSON).
+        calibration (keys may be strings, as stored in JSON): the start check.
+    checks
+        ``calibration.capacity_checks`` (``[{"at": ..., "capacity": {k: ...}}, ...]``),
+        when recorded; they replace *capacity*.
 
     Returns
     -------
     pandas.DataFrame
-        Columns workload, size, workers, best_mode, speedup_vs_serial, capacity,
-        share (speedup / capacity).  Empty without a capacity measurement.
+        Columns workload, size, workers, best_mode, speedup_vs_serial, capacity (best
+        check), capacity_low (worst check), share (speedup / capacity, at most 1.0) and
+        underestimated.  Empty without a capacity measurement.
     """
     columns = ["workload", "size", "workers", "best_mode", "speedup_vs_serial", "capacity",
-               "share"]
-    ceiling = {int(k): float(v) for k, v in (capacity or {}).items()}
+               "capacity_low", "share", "underestimated"]
+    measured = [values for _, values in machine_checks(capacity, checks)]
     candidates = summary[(summary["scheduler"] != SERIAL_SCHEDULER) & (summary["workers"] >= 2)
                          & summary["speedup_vs_serial"].notna()]
     rows = []
     for (workload, size, workers), group in candidates.groupby(["workload", "size", "workers"]):
-        if workers not in ceiling:
+        values = [check[workers] for check in measured if workers in check]
+        if not values:
             continue
         best = group.loc[group["speedup_vs_serial"].idxmax()]
-        speedup = float(best["speedup_vs_serial"])
-        rows.append([workload, size, int(workers), best["scheduler"], speedup, ceiling[workers],
-                     speedup / ceiling[workers]])
+        speedup, ceiling = float(best["speedup_vs_serial"]), max(values)
+        over = speedup > UNDERESTIMATED_MARGIN * ceiling
+        share = math.nan if over else min(speedup / ceiling, 1.0)
+        rows.append([workload, size, int(workers), best["scheduler"], speedup, ceiling,
+                     min(values), share, over])
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -9,7 +9,6 @@ deadline, turning every failure into one line that names the host.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -71,18 +70,6 @@ class InventoryCluster(SpecCluster):
             Cluster._update_worker_status(self, op, msg)
             return
         super()._update_worker_status(op, msg)
-
-    def reorder(self, speed: dict[str, float]) -> None:
-        """Make "the first k workers" the fastest k: order the specs by the mean seconds
-        (*speed*, per worker name) of the workers each registers; unmeasured ones last."""
-        def seconds(spec_name: str) -> float:
-            times = [speed[s.name] for s in self.inventory_spec.slots_of(spec_name)
-                     if s.name in speed]
-            return sum(times) / len(times) if times else float("inf")
-
-        ranked = sorted(self.inventory_spec.workers, key=seconds)
-        workers = {name: self.inventory_spec.workers[name] for name in ranked}
-        self.inventory_spec = dataclasses.replace(self.inventory_spec, workers=workers)
 
     async def use_workers(self, count: int, timeout: float = 120.0) -> list[ReadyWorker]:
         """Run exactly the first *count* workers of the inventory and wait until the

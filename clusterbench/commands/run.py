@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     """Plan, calibrate, execute and report one scenario; returns 1 when any point failed."""
     scenario = narrow(load_scenario(args.scenario), workloads=args.workloads, size=args.size,
                       schedulers=args.schedulers, workers=args.workers, repeats=args.repeats,
-                      warmup=args.warmup, seed=args.seed, order=args.order)
+                      warmup=args.warmup, seed=args.seed, order=args.order,
+                      order_points=args.order_points, stabilize=args.stabilize,
+                      retries=args.retries, weak=args.weak)
     interfaces = _check_workloads(scenario)
     # Nanny shutdown chatter ("still alive after 4 s, killing") is not for the user.
     logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -38,8 +42,12 @@ def run(args: argparse.Namespace) -> int:
         environment = _environment(scenario, inventory, args)
         store.write_environment(environment)
         calibration = _calibrate(scenario, points, backends)
-        store.write_environment(environment | {"calibration": calibration.as_json()})
-        records = _execute(scenario, store, backends, calibration.task_overhead, points)
+        environment |= _calibration_json(calibration)
+        store.write_environment(environment)
+        checks = _CapacityChecks(store, environment, _capacity_width(points))
+        records = _execute(scenario, store, backends, calibration.task_overhead, points,
+                           checks.measure, environment)
+        checks.measure("end")
     finally:
         for backend in {id(b): b for b in backends.values()}.values():
             backend.close()
@@ -56,6 +64,10 @@ def _check_workloads(scenario: Scenario) -> dict[str, str]:
         if choice.size not in workload.sizes:
             raise ScenarioError(f"workload {choice.name!r} has no size {choice.size!r}; "
                                 f"valid: {', '.join(workload.sizes)}")
+        if scenario.scaling == "weak" and workload.weak_param is None:
+            raise ScenarioError(f"{scenario.source}: workload {choice.name!r} cannot scale "
+                                f"weakly (it has no size parameter that grows with the "
+                                f"workers); drop it or run strong scaling")
         interfaces[choice.name] = workload.interface
     return interfaces
 
@@ -113,12 +125,48 @@ def _calibrate(scenario: Scenario, points: list[Point], backends: dict[str, Any]
                          listener=lambda message: status.update(message))
 
 
+def _calibration_json(calibration: Any) -> dict[str, Any]:
+    """``calibration`` and ``hosts`` (the measured cluster's fingerprints and capacities,
+    top level of environment.json) from a :class:`Calibration`."""
+    data = calibration.as_json()
+    return {"hosts": data.pop("hosts", {}), "calibration": data}
+
+
+def _capacity_width(points: list[Point]) -> int:
+    """Processes the machine-capacity check needs: the widest threads/processes point."""
+    from clusterbench.runner.modes import DISTRIBUTED_MODES
+
+    local = [p.workers for p in points if p.scheduler not in DISTRIBUTED_MODES]
+    return max(local, default=1)
+
+
+@dataclass
+class _CapacityChecks:
+    """The machine capacity measured again in the middle and at the end of the sweep, so
+    the report gives it as a range (a single check at the start once read 1.31x on a
+    machine whose workloads then reached 2.13x)."""
+
+    store: RunStore
+    environment: dict[str, Any]
+    width: int
+
+    def measure(self, at: str) -> None:
+        from clusterbench.runner.calibrate import capacity_check
+
+        with err().status(f"calibrating: machine capacity ({at} of the sweep)"):
+            check = capacity_check(at, self.width)
+        self.environment["calibration"].setdefault("capacity_checks", []).append(check)
+        self.store.write_environment(self.environment)
+
+
 def _environment(scenario: Scenario, inventory, args: argparse.Namespace) -> dict:  # noqa: ANN001
     return capture_environment({
         "scenario": {"name": scenario.name, "source": scenario.source,
                      "schedulers": list(scenario.schedulers), "workers": scenario.workers,
                      "repeats": scenario.repeats, "warmup": scenario.warmup,
-                     "seed": scenario.seed, "blas_threads": scenario.blas_threads},
+                     "seed": scenario.seed, "blas_threads": scenario.blas_threads,
+                     "order_points": scenario.order_points, "stabilize": scenario.stabilize,
+                     "retries": scenario.retries, "scaling": scenario.scaling},
         "inventory": {"source": inventory.source, "cluster": inventory.cluster,
                       "hosts": [h.model_dump(mode="json") for h in inventory.hosts]},
         "scheduler_address": args.scheduler_address,
@@ -126,67 +174,74 @@ def _environment(scenario: Scenario, inventory, args: argparse.Namespace) -> dic
 
 
 def _execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
-             overheads: dict[str, float], points: list[Point]) -> list:
+             overheads: dict[str, float], points: list[Point],
+             checkpoint: Callable[[str], None], environment: dict[str, Any]) -> list:
+    from clusterbench.analysis.capacity import CapacityModel
+
     console = err()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
+    reported: set[tuple] = set()
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=len(points))
+        task = progress.add_task("starting", total=len(points) * scenario.repeats)
 
         def listen(event: str, payload) -> None:  # noqa: ANN001
-            if event == "point":
-                progress.update(task, description=f"[bold]{payload.label}")
+            if event == "item":
+                point, round_index = payload
+                progress.update(task, description=f"[bold]{point.label}[/] "
+                                                  f"repeat {round_index + 1}")
             elif event == "prepare":
                 progress.update(task, description=f"preparing {payload} + serial reference")
-            elif event == "done":
+            elif event == "extra":
+                progress.update(task, total=progress.tasks[0].total + 1)
+            elif event == "record":
                 progress.advance(task)
-                for record in payload:
-                    if record.error:
-                        console.print(f"[red]FAILED[/] {record.workload}[{record.size}] "
-                                      f"{record.scheduler}×{record.workers}: {record.error}")
-                        break
+                _report_record(console, payload, reported)
 
         sweep = Sweep(scenario, store, backends=backends, overheads=overheads, listener=listen,
-                      run_id=store.directory.name)
+                      run_id=store.directory.name, checkpoint=checkpoint,
+                      capacity=CapacityModel.from_environment(environment))
         return sweep.run(points)
+
+
+def _report_record(console: Any, record: Any, reported: set[tuple]) -> None:
+    """One line per point for its first failure and its first changed worker set."""
+    key = (record.workload, record.size, record.scheduler, record.workers)
+    where = f"{record.workload}[{record.size}] {record.scheduler}×{record.workers}"
+    if record.worker_set_changed and (key, "changed") not in reported:
+        reported.add((key, "changed"))
+        console.print(f"[yellow]worker set changed[/] in {where} repeat {record.round + 1}: "
+                      f"{record.worker_set_note}; not counted"
+                      + ("" if record.attempt else ", re-running it"))
+    elif record.error and (key, "failed") not in reported:
+        reported.add((key, "failed"))
+        console.print(f"[red]FAILED[/] {where}: {record.error}")
 
 
 def _finish(store: RunStore, records: list) -> int:  # noqa: ANN001
     from clusterbench.report.build import build_report
-    from clusterbench.report.tables import speedup_table
+    from clusterbench.report.terminal import print_run_summary
 
     report = build_report(store.directory)
-    out().print(speedup_table(report.summary))
-    _warn_too_fine(report.summary)
+    print_run_summary(report.summary, report.fits, out(), err())
     out().print(f"run directory: {store.directory}")
-    failed = [r for r in records if not r.verified]
+    failed = [r for r in records if not r.verified and not r.worker_set_changed]
     if failed:
         err().print(f"[red]{len(failed)} measurement(s) failed or did not verify; "
                     f"see {report.report_md}[/]")
     return 1 if failed else 0
 
 
-def _warn_too_fine(summary: Any) -> None:
-    from clusterbench.analysis.modes import MAX_OVERHEAD_SHARE, too_fine
-
-    for row in too_fine(summary).to_dict("records"):
-        err().print(f"[yellow]warning: tasks too fine[/] in {row['workload']}[{row['size']}] "
-                    f"{row['scheduler']}×{row['workers']}: {row['tasks']:.0f} tasks cost "
-                    f"≈{row['overhead_share']:.1%} of the time in scheduling overhead "
-                    f"(limit {MAX_OVERHEAD_SHARE:.0%})")
-
-
 def report(args: argparse.Namespace) -> int:
     """Redraw summary.csv, plots and report.md of a run from records.jsonl alone."""
     from clusterbench.report.build import build_report
-    from clusterbench.report.tables import speedup_table
+    from clusterbench.report.terminal import print_run_summary
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     built = build_report(run_dir)
-    out().print(speedup_table(built.summary))
-    _warn_too_fine(built.summary)
+    print_run_summary(built.summary, built.fits, out(), err())
     out().print(f"wrote {', '.join(str(p.name) for p in built.files)} in {run_dir}")
     return 0
 

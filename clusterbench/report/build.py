@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clusterbench.analysis.fits import amdahl_fits
+from clusterbench.analysis.fits import scaling_fits
 from clusterbench.analysis.speedup import CSV_COLUMNS, summarize
 from clusterbench.report.markdown import (
     EFFICIENCY_IMAGE,
@@ -59,6 +59,9 @@ class Report:
 def build_report(run_dir: Path) -> Report:
     """Summarise a run directory and (re)write its CSV, plots and Markdown report.
 
+    Capacities (hosts, machine checks) come from ``environment.json``, so everything is
+    redrawn from ``records.jsonl`` + ``environment.json`` alone.
+
     Parameters
     ----------
     run_dir
@@ -79,8 +82,9 @@ def build_report(run_dir: Path) -> Report:
     run_dir = Path(run_dir)
     store = RunStore(run_dir)
     records = store.records()
-    summary = summarize(records)
-    fits = amdahl_fits(summary)
+    environment = store.environment()
+    summary = summarize(records, environment)
+    fits = scaling_fits(summary)
     # An empty records.jsonl names no run; the directory is named after it anyway.
     run_id = records[0].run_id if records else run_dir.name
     report = Report(
@@ -98,6 +102,6 @@ def build_report(run_dir: Path) -> Report:
     plot_speedup(summary, report.speedup_png.with_suffix(""))
     plot_efficiency(summary, report.efficiency_png)
     plot_modes(summary, report.modes_png)
-    text = render_report(summary, fits, store.environment(), run_id)
+    text = render_report(summary, fits, environment, run_id)
     report.report_md.write_text(text, encoding="utf-8")
     return report

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from clusterbench.report.sections import (
+    capacity_section,
+    fits_section,
+    hosts_section,
+    karp_flatt_section,
+    verdict_section,
+)
 from clusterbench.report.tables import (
+    EFFICIENCY_LEGEND,
+    FLAGS_LEGEND,
     MISSING,
     SUMMARY_FIELDS,
     format_ratio,
+    markdown_table,
     summary_rows,
 )
+from clusterbench.report.terminal import run_warnings
+
+__all__ = ["markdown_table", "render_report"]
 
 MODES_IMAGE = "modes.png"
 SPEEDUP_IMAGE = "speedup.png"
@@ -33,9 +45,11 @@ def render_report(
     summary
         Output of :func:`clusterbench.analysis.speedup.summarize`.
     fits
-        Output of :func:`clusterbench.analysis.fits.amdahl_fits`.
+        Output of :func:`clusterbench.analysis.fits.scaling_fits`.
     environment
-        Contents of ``environment.json``; rendered generically, whatever its keys.
+        Contents of ``environment.json``: ``hosts`` becomes the hosts table,
+        ``calibration`` the capacity and overhead sections, the rest is rendered
+        generically, whatever its keys.
     run_id
         Shown in the title.
 
@@ -48,47 +62,21 @@ def render_report(
     sections = [
         f"# clusterbench run `{run_id}`",
         _overview(summary),
+        verdict_section(summary, fits),
         _warnings_section(summary),
         _results_section(summary),
+        hosts_section(environment),
         _modes_section(summary),
-        _capacity_section(summary, calibration),
+        capacity_section(summary, calibration),
         _overhead_section(calibration),
-        _fits_section(fits),
+        fits_section(fits),
+        karp_flatt_section(summary),
         _plots_section(),
         _failures_section(summary),
         _environment_section({k: v for k, v in (environment or {}).items()
-                              if k != "calibration"}),
+                              if k not in ("calibration", "hosts")}),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
-
-
-def markdown_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool] | None = None
-) -> str:
-    """A GitHub-flavoured Markdown table (``tabulate`` is not a dependency).
-
-    Parameters
-    ----------
-    headers
-        Column titles.
-    rows
-        Cell values; converted with ``str``, pipes escaped, newlines flattened.
-    right
-        Per column, whether to right-align it (numbers); default all left.
-
-    Returns
-    -------
-    str
-        The table, without a trailing newline.
-    """
-    right = right or [False] * len(headers)
-    rule = ["---:" if flag else "---" for flag in right]
-    return "\n".join(_table_row(cells) for cells in [headers, rule, *rows])
-
-
-def _table_row(cells: Sequence[Any]) -> str:
-    escaped = (str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells)
-    return "| " + " | ".join(escaped) + " |"
 
 
 def _overview(summary: pd.DataFrame) -> str:
@@ -121,29 +109,31 @@ def _results_section(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "## Results\n\n_No records._"
     table = markdown_table(
-        [header for header, *_ in SUMMARY_FIELDS],
+        [field.header for field in SUMMARY_FIELDS],
         summary_rows(summary),
-        [right for *_, right in SUMMARY_FIELDS],
+        [field.right for field in SUMMARY_FIELDS],
     )
     legend = (
-        "Times are medians over verified repeats. speedup = median of the same scheduler's "
-        "1-worker point / median; efficiency = speedup / workers; vs serial = median of the "
-        "`synchronous` point / median."
+        "Times are medians over counted repeats (verified, on the planned worker set). "
+        "speedup = work per second over the same scheduler's 1-worker point; "
+        f"{EFFICIENCY_LEGEND} vs serial = the `synchronous` point's time / this time."
     )
-    return f"## Results\n\n{legend}\n\n{table}"
+    return f"## Results\n\n{legend}\n\n{FLAGS_LEGEND}\n\n{table}"
 
 
 def _warnings_section(summary: pd.DataFrame) -> str:
     from clusterbench.analysis.modes import MAX_OVERHEAD_SHARE, too_fine
 
-    fine = too_fine(summary)
-    if fine.empty:
-        return ""
     items = [f"- **tasks too fine**: {row['workload']} ({row['size']}), {row['scheduler']} ×"
              f"{row['workers']}: {row['tasks']:.0f} tasks × "
              f"{row['task_overhead_s'] * 1e6:.0f} µs overhead ≈ {row['overhead_share']:.1%} of "
              f"{row['median']:.3g} s (limit {MAX_OVERHEAD_SHARE:.0%}); use bigger tasks"
-             for row in fine.to_dict("records")]
+             for row in too_fine(summary).to_dict("records")]
+    # The other warnings read as on the terminal; "tasks too fine" has its detailed form above.
+    items += [f"- {line}" for line in run_warnings(summary)
+              if not line.startswith("tasks too fine")]
+    if not items:
+        return ""
     return "## Warnings\n\n" + "\n".join(items)
 
 
@@ -164,23 +154,6 @@ def _modes_section(summary: pd.DataFrame) -> str:
             f"{table}\n\n![modes]({MODES_IMAGE})")
 
 
-def _capacity_section(summary: pd.DataFrame, calibration: Mapping[str, Any] | None) -> str:
-    from clusterbench.analysis.modes import capacity_shares
-
-    shares = capacity_shares(summary, (calibration or {}).get("capacity"))
-    if shares.empty:
-        return ""
-    rows = [[r["workload"], r["size"], r["workers"], r["best_mode"],
-             format_ratio(r["speedup_vs_serial"]), format_ratio(r["capacity"]),
-             f"{r['share']:.0%}"] for r in shares.to_dict("records")]
-    headers = ["workload", "size", "workers", "best mode", "speedup", "machine capacity",
-               "share"]
-    note = ("Machine capacity: speedup of k processes running a fixed pure-Python CPU kernel "
-            "at once, measured at the start of this run — the ceiling a workload can reach here.")
-    return f"## Share of the machine's capacity\n\n{note}\n\n" + markdown_table(
-        headers, rows, [False, False, True, False, True, True, True])
-
-
 def _overhead_section(calibration: Mapping[str, Any] | None) -> str:
     from clusterbench.analysis.modes import overhead_rows
 
@@ -198,30 +171,6 @@ def _overhead_section(calibration: Mapping[str, Any] | None) -> str:
             f"per mode, submission to result.\n\n{table}"
             + (f"\n\nScheduler ↔ worker round trip (`client.run`):\n\n{trip_table}"
                if trip_table else ""))
-
-
-def _fits_section(fits: pd.DataFrame) -> str:
-    if fits.empty:
-        return "## Amdahl fits\n\n_No curve has three or more worker counts with a speedup._"
-    rows = [
-        [
-            row["workload"],
-            row["size"],
-            row["scheduler"],
-            _number(row["serial_fraction"]),
-            _number(row["stderr"]),
-            "∞" if row["max_speedup"] == math.inf else format_ratio(row["max_speedup"]),
-        ]
-        for row in fits.to_dict("records")
-    ]
-    headers = ["workload", "size", "scheduler", "serial fraction", "± stderr", "max speedup"]
-    table = markdown_table(headers, rows, [False] * 3 + [True] * 3)
-    note = "Least-squares fit of speedup(k) = 1 / (s + (1 - s) / k); max speedup = 1 / s."
-    return f"## Amdahl fits\n\n{note}\n\n{table}"
-
-
-def _number(value: float) -> str:
-    return MISSING if math.isnan(value) else f"{value:.4f}"
 
 
 def _plots_section() -> str:

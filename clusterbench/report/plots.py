@@ -32,6 +32,11 @@ Panels = dict[tuple[str, str], list[tuple[str, pd.DataFrame]]]
 def plot_speedup(summary: pd.DataFrame, path_stem: Path) -> list[Path]:
     """Draw speedup against workers; write ``<stem>.png`` and ``<stem>.svg``.
 
+    Each scheduler's curve carries error bars from the speedup's 95 % bootstrap CI;
+    noisy points are ringed.  Two ideals: the naive diagonal (k workers = k×) and the
+    capacity-weighted ideal, one dotted line per distinct ideal curve (threads and
+    processes share the machine's; a distributed set has its own).
+
     Parameters
     ----------
     summary
@@ -44,19 +49,16 @@ def plot_speedup(summary: pd.DataFrame, path_stem: Path) -> list[Path]:
     list of pathlib.Path
         The PNG and SVG files written.
     """
-    figure = _draw(
-        summary,
-        "speedup",
-        "speedup (× 1 worker)",
-        _ideal_diagonal,
-        "Speedup over one worker",
-    )
+    figure = speedup_figure(summary)
     stem = Path(path_stem)
     return [_save(figure, stem.with_suffix(suffix)) for suffix in (".png", ".svg")]
 
 
 def plot_efficiency(summary: pd.DataFrame, path: Path) -> Path:
-    """Draw parallel efficiency (speedup / workers) against workers into *path*.
+    """Draw parallel efficiency against workers into *path*.
+
+    Solid lines: capacity-efficiency (speedup / capacity-weighted ideal); dashed lines of
+    the same colour: naive efficiency (speedup / workers).  Noisy points are ringed.
 
     Parameters
     ----------
@@ -70,14 +72,19 @@ def plot_efficiency(summary: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         *path*.
     """
-    figure = _draw(
-        summary,
-        "efficiency",
-        "efficiency",
-        _ideal_level,
-        "Parallel efficiency",
-    )
-    return _save(figure, Path(path))
+    return _save(efficiency_figure(summary), Path(path))
+
+
+def speedup_figure(summary: pd.DataFrame) -> Figure:
+    """The figure :func:`plot_speedup` saves (one panel per workload and size)."""
+    return _draw(summary, "speedup", "speedup (× 1 worker)", _speedup_panel,
+                 "Speedup over one worker")
+
+
+def efficiency_figure(summary: pd.DataFrame) -> Figure:
+    """The figure :func:`plot_efficiency` saves."""
+    return _draw(summary, "efficiency", "efficiency", _efficiency_panel,
+                 "Parallel efficiency (solid: vs capacity, dashed: vs workers)")
 
 
 def _panels(summary: pd.DataFrame, column: str) -> Panels:
@@ -103,37 +110,90 @@ def _draw(
     summary: pd.DataFrame,
     column: str,
     ylabel: str,
-    ideal: Callable[[Axes, list[int]], None],
+    panel: Callable[[Axes, list[tuple[str, pd.DataFrame]]], None],
     title: str,
 ) -> Figure:
-    """One subplot per panel, one marked line per scheduler, plus the ideal reference."""
+    """One subplot per (workload, size); *panel* draws its curves and ideals."""
     panels = _panels(summary, column)
     if not panels:
         # Say why the figure is empty: every point failed, or no curve has a reference.
         return _note_figure(title, NO_BASELINE if (summary["n"] > 0).any() else NO_DATA)
     figure, axes = _grid(len(panels))
     for ax, ((workload, size), lines) in zip(axes, panels.items(), strict=True):
-        for scheduler, curve in lines:
-            ax.plot(curve["workers"], curve[column], marker="o", label=scheduler)
+        panel(ax, lines)
         workers = sorted({int(w) for _, curve in lines for w in curve["workers"]})
-        ideal(ax, workers)
         ax.set(title=f"{workload} ({size})", xlabel="workers", ylabel=ylabel, xticks=workers)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small")
     figure.suptitle(title)
     return figure
 
 
-def _ideal_diagonal(ax: Axes, workers: list[int]) -> None:
-    """Linear speedup y = x from one worker to the widest point."""
-    top = max(workers)
-    ax.plot([1, top], [1, top], **_IDEAL_STYLE)
+def _speedup_panel(ax: Axes, lines: list[tuple[str, pd.DataFrame]]) -> None:
+    colors = {}
+    for scheduler, curve in lines:
+        low = (curve["speedup"] - curve["speedup_ci_low"]).clip(lower=0).fillna(0)
+        high = (curve["speedup_ci_high"] - curve["speedup"]).clip(lower=0).fillna(0)
+        drawn = ax.errorbar(curve["workers"], curve["speedup"], yerr=[low, high], marker="o",
+                            capsize=3, label=scheduler)
+        colors[scheduler] = drawn.lines[0].get_color()
+        _ring_noisy(ax, curve, "speedup")
+    top = max(int(w) for _, curve in lines for w in curve["workers"])
+    ax.plot([1, top], [1, top], **_IDEAL_STYLE | {"label": "ideal (naive: workers)"})
+    for schedulers, (workers, ideal) in _capacity_ideals(lines).items():
+        color = colors[schedulers[0]] if len(schedulers) == 1 else "0.3"
+        ax.plot(workers, ideal, color=color, linestyle=":", linewidth=1.5,
+                label=f"ideal (capacity): {', '.join(schedulers)}")
+    _label_noisy(ax, lines)
 
 
-def _ideal_level(ax: Axes, workers: list[int]) -> None:
-    """Perfect efficiency, a flat line at 1.0."""
-    ax.axhline(1.0, **_IDEAL_STYLE)
+def _capacity_ideals(lines: list[tuple[str, pd.DataFrame]]
+                     ) -> dict[tuple[str, ...], tuple[list[int], list[float]]]:
+    """Distinct capacity-weighted ideal curves → the schedulers that share them."""
+    curves: dict[tuple, list[str]] = {}
+    for scheduler, curve in lines:
+        known = curve[pd.to_numeric(curve["ideal_capacity"], errors="coerce").notna()]
+        if len(known) < 2:
+            continue
+        key = tuple(zip(known["workers"].astype(int), known["ideal_capacity"].round(6),
+                        strict=True))
+        curves.setdefault(key, []).append(scheduler)
+    return {tuple(names): ([w for w, _ in key], [v for _, v in key])
+            for key, names in curves.items()}
+
+
+def _efficiency_panel(ax: Axes, lines: list[tuple[str, pd.DataFrame]]) -> None:
+    for scheduler, curve in lines:
+        capacity = curve.dropna(subset=["efficiency_capacity"])
+        if len(capacity):
+            drawn = ax.plot(capacity["workers"], capacity["efficiency_capacity"], marker="o",
+                            label=f"{scheduler} (capacity)")
+            color = drawn[0].get_color()
+            _ring_noisy(ax, capacity, "efficiency_capacity")
+        else:
+            color = None
+        ax.plot(curve["workers"], curve["efficiency"], marker=".", linestyle="--", color=color,
+                alpha=0.7, label=f"{scheduler} (naive)")
+        # A noisy point without a capacity is ringed on its naive line instead.
+        _ring_noisy(ax, curve[curve["efficiency_capacity"].isna()], "efficiency")
+    ax.axhline(1.0, **_IDEAL_STYLE | {"label": "ideal"})
     ax.set_ylim(bottom=0)
+    _label_noisy(ax, lines)
+
+
+def _ring_noisy(ax: Axes, curve: pd.DataFrame, column: str) -> None:
+    """Circle the points whose repeats vary by more than 10 %."""
+    noisy = curve[curve["noisy"].astype(bool)]
+    if len(noisy):
+        ax.scatter(noisy["workers"], noisy[column], s=160, facecolors="none",
+                   edgecolors="red", linewidths=1.2, zorder=3)
+
+
+def _label_noisy(ax: Axes, lines: list[tuple[str, pd.DataFrame]]) -> None:
+    """One legend entry for the rings, when any point is noisy."""
+    if any(curve["noisy"].astype(bool).any() for _, curve in lines):
+        ax.scatter([], [], s=60, facecolors="none", edgecolors="red",
+                   label="noisy (CV > 10%)")
 
 
 def _grid(count: int) -> tuple[Figure, list[Axes]]:

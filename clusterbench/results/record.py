@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,13 @@ class Record:
     ``verified`` is False and ``error`` set when the answer did not match the
     serial reference or the run raised.  ``baseline`` names the workload whose
     serial time is the fair reference (``None``: this workload's own).
+
+    Schema 2 (issue 11) adds the execution order (``round``, ``position``,
+    ``order_points``, ``attempt``), the workers that really executed the repeat
+    (``executed_workers``, ``worker_set_changed``, ``worker_set_note``) and the
+    sweep kind (``scaling``, ``scale``: the point's work multiplier).  A repeat
+    counts in a point's statistics only when ``verified and error is None and
+    not worker_set_changed``.
     """
 
     run_id: str
@@ -42,6 +49,15 @@ class Record:
     metrics: dict[str, Any] = field(default_factory=dict)
     timestamp: str = ""
     baseline: str | None = None
+    round: int = 0
+    position: int = 0
+    order_points: str = "interleaved"
+    attempt: int = 0
+    executed_workers: tuple[str, ...] = ()
+    worker_set_changed: bool = False
+    worker_set_note: str = ""
+    scaling: str = "strong"
+    scale: float = 1.0
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -51,10 +67,13 @@ class Record:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         """Inverse of :meth:`to_json` (after ``json.loads``); unknown keys are ignored
-        so that older readers can read newer files."""
+        so that older readers can read newer files, and missing keys take their
+        defaults so that schema-1 lines still read."""
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
-        for key in ("worker_names", "worker_hosts", "worker_addresses"):
+        for key in ("worker_names", "worker_hosts", "worker_addresses", "executed_workers"):
             if key in kept:
                 kept[key] = tuple(kept[key])
+        if kept.get("schema_version", SCHEMA_VERSION) < 2:
+            kept.setdefault("order_points", "blocked")  # schema 1 ran every point in one block
         return cls(**kept)

@@ -1,10 +1,17 @@
 """Where the ``distributed`` scheduler's workers come from at a sweep point.
 
-* :class:`ManagedCluster`: an :class:`InventoryCluster` started for the run;
-  at point k it runs exactly the first k workers of the inventory.
+* :class:`ManagedCluster`: an :class:`InventoryCluster` started for the run with
+  every worker of the inventory; at point k tasks are restricted to the first k.
+  The cluster stays whole for the sweep, so points can be interleaved without
+  starting or stopping a worker between them (and the per-worker calibration sees
+  every worker).
 * :class:`ExistingCluster`: a cluster someone else started (``--scheduler-address``
   or ``clusterbench up``); at point k tasks are restricted to k of its workers,
   because resizing a cluster we do not own is not ours to do.
+
+Restrictions go by worker *name*: before every repeat the sweep resolves the names
+to the addresses registered at that moment (:mod:`clusterbench.runner.workerset`),
+so a worker restarted by its Nanny on a new port is followed, not dropped.
 
 "First k" follows the scenario's ``order``: ``inventory`` (as listed; by name
 for an existing cluster) or ``fastest-first``: before the first point every
@@ -43,6 +50,7 @@ class ManagedCluster:
         self.order = order
         self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
+        self._ready: list[Any] | None = None
         self.client: Any = None
 
     @property
@@ -50,16 +58,19 @@ class ManagedCluster:
         return self.inventory.total_workers
 
     def workers_for(self, count: int) -> PointWorkers:
-        """Run exactly the first *count* workers and return them once registered."""
+        """The first *count* workers (in the scenario's order); every worker runs."""
         from distributed import Client
 
         start = time.perf_counter()
         if self._cluster is None:
             self._cluster = _start_cluster(self.inventory)
             self.client = Client(self._cluster)
+        if self._ready is None:
+            self._ready = self._cluster.sync(self._cluster.use_workers, self.max_workers,
+                                             self.timeout)
             if self.order == "fastest-first":
                 self._order_fastest_first()
-        ready = self._cluster.sync(self._cluster.use_workers, count, self.timeout)
+        ready = self._ready[:count]
         return PointWorkers(
             addresses=tuple(w.address for w in ready),
             names=tuple(w.slot.name for w in ready),
@@ -69,13 +80,14 @@ class ManagedCluster:
         )
 
     def _order_fastest_first(self) -> None:
-        """Start every worker once, time the kernel on each, reorder the specs by speed."""
+        """Time the kernel on every worker and order them fastest first."""
         from clusterbench.runner.calibrate import worker_speed
 
-        ready = self._cluster.sync(self._cluster.use_workers, self.max_workers, self.timeout)
+        ready = self._ready
         self.worker_speed = worker_speed(self.client, [w.address for w in ready],
                                          [w.slot.name for w in ready])
-        self._cluster.reorder(self.worker_speed)
+        self._ready = sorted(ready, key=lambda w: self.worker_speed.get(w.slot.name,
+                                                                        float("inf")))
 
     def close(self) -> None:
         """Stop every worker and the scheduler."""

@@ -1,7 +1,7 @@
-"""Calibration at the start of a run: per-task overhead per mode, worker round trips and
-this machine's measured capacity for k processes.
+"""Calibration at the start of a run: per-task overhead per mode, worker round trips,
+per-worker capacity and fingerprints, and this machine's capacity for k processes.
 
-Three facts every later number is read against:
+The facts every later number is read against:
 
 * **per-task overhead** (seconds per empty task) of each mode, measured with
   the point's own machinery (pool or cluster).  Workloads size their tasks
@@ -9,10 +9,20 @@ Three facts every later number is read against:
   about points whose tasks were too small for it.
 * **round trip** scheduler → worker → scheduler per host of the distributed
   cluster (``client.run`` of an empty function), which shows slow links.
-* **capacity**: the speedup k processes *can* reach on this machine, from a
-  fixed pure-Python CPU kernel run in k processes at once.  Two "cores" of a
-  shared VM rarely give 2×; a workload's speedup is judged against this
-  ceiling rather than against the ideal k.
+* **machine capacity**: the speedup k processes *can* reach on this machine,
+  as the throughput of k processes running a fixed pure-Python kernel at once
+  over that of one (:func:`~clusterbench.runner.hostinfo.machine_capacity`).
+  Each process runs ≥ ``CAPACITY_SECONDS`` (a CPU quota is enforced per 100 ms,
+  and a single 0.17 s kernel once read 1.31× in a run whose Monte Carlo reached 2.13×),
+  k interleaved over ``CAPACITY_CHECK_ROUNDS`` rounds, best round kept: it is a
+  ceiling.  The sweep repeats the check in the middle and at the end
+  (:func:`capacity_check`), so the report can give a range.
+* **per-worker capacity and fingerprint** of every distributed cluster
+  (:func:`~clusterbench.runner.hostinfo.measure_workers`): each worker runs the
+  kernel alone (workers of different hosts concurrently, to keep it cheap), then
+  all at once, so shared cores and cgroup quotas show; capacity 1.0 is one
+  process on this machine.  The fingerprint is collected on the worker itself,
+  because only there are its cgroup limits, CPU and package versions visible.
 
 Hand-written because no library measures these for dask; each measurement
 repeats a few rounds and keeps the best, as timeit advises for noisy machines.
@@ -20,25 +30,38 @@ repeats a few rounds and keeps the best, as timeit advises for noisy machines.
 
 from __future__ import annotations
 
-import os
+import socket
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clusterbench.runner.hostinfo import (
+    MIN_SECONDS,
+    cpu_kernel,
+    fingerprint,
+    machine_capacity,
+    measure_workers,
+)
 from clusterbench.runner.modes import DISTRIBUTED_MODES, ExecutionContext, open_mode
+
+__all__ = ["Calibration", "calibrate", "capacity_check", "cpu_kernel",
+           "round_trips", "task_overhead", "worker_speed"]
 
 #: Empty tasks per overhead round: large enough to average out the timer, small enough that
 #: graph-size effects (overhead grows with graph size in dask 2026.8) stay at workload scale.
 OVERHEAD_TASKS = 200
 ROUNDS = 3
-#: Iterations of the capacity kernel (~0.25 s in one process on the dev machine).
+#: Kernel seconds per process and measurement, for the machine and the workers: ten CFS
+#: periods, so a CPU quota is measured as the share of a core it is.
+CAPACITY_SECONDS = MIN_SECONDS
+#: Rounds of the machine capacity check (cost: rounds × k processes × CAPACITY_SECONDS):
+#: noise on a shared machine only ever slows a round down, so the best round is kept.
+CAPACITY_CHECK_ROUNDS = 2
+#: Work unit of ``kernel_seconds`` (seconds one process needs for this many iterations),
+#: kept so that runs stay comparable with those before the rate-based capacity.
 CAPACITY_LOOPS = 3_000_000
-#: Capacity rounds: noise on a shared 2-core machine only ever slows a round down, so the
-#: best of 5 is taken (a median of 3 once read 1.63x on a machine that does 1.95x).
-CAPACITY_ROUNDS = 5
 #: Iterations of the per-worker speed kernel for ``order: fastest-first`` (~0.1 s).
 SPEED_LOOPS = 1_000_000
 
@@ -49,9 +72,15 @@ class Calibration:
 
     ``task_overhead`` maps mode → seconds per empty task; ``round_trip`` maps
     host → seconds of a scheduler↔worker round trip (median over its workers);
-    ``capacity`` maps k → speedup of k processes of the fixed kernel over one;
-    ``worker_speed`` maps worker name → seconds of the speed kernel when the
-    scenario's order is ``fastest-first``.
+    ``capacity`` maps k → speedup of k processes of the fixed kernel over one (the
+    start check); ``kernel_seconds`` is what one process needs for ``CAPACITY_LOOPS``
+    kernel iterations; ``worker_speed`` maps worker name → seconds of the speed
+    kernel when the scenario's order is ``fastest-first``; ``capacity_checks`` holds
+    the machine capacity checks (:func:`capacity_check`, JSON-ready);
+    ``reference_rate`` is the 1-process kernel rate (iterations/s) that counts as
+    capacity 1.0; ``hosts`` maps host label → fingerprint and per-worker capacity
+    (:func:`~clusterbench.runner.hostinfo.measure_workers`);
+    ``worker_calibration_seconds`` is the wall time the per-worker part cost.
     """
 
     task_overhead: dict[str, float] = field(default_factory=dict)
@@ -60,6 +89,10 @@ class Calibration:
     capacity: dict[int, float] = field(default_factory=dict)
     kernel_seconds: float = float("nan")
     worker_speed: dict[str, float] = field(default_factory=dict)
+    capacity_checks: list[dict[str, Any]] = field(default_factory=list)
+    reference_rate: float = float("nan")
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    worker_calibration_seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready mapping (capacity keys become strings)."""
@@ -75,7 +108,11 @@ def calibrate(
     blas_threads: int | None = 1,
     listener: Callable[[str], None] = lambda message: None,
 ) -> Calibration:
-    """Measure overhead per mode, round trips per distributed host and process capacity.
+    """Measure overhead per mode, round trips, machine capacity and every worker's capacity.
+
+    Cost beyond the overheads: the machine check (``CAPACITY_CHECK_ROUNDS`` × k processes ×
+    ``CAPACITY_SECONDS``) and per distinct cluster (most workers on one host + 1) ×
+    ``CAPACITY_SECONDS``, every worker of the cluster started.
 
     Parameters
     ----------
@@ -107,11 +144,84 @@ def calibrate(
             overhead[mode] = task_overhead(ctx)
         widths[mode] = width
     listener("calibrating process capacity")
-    cores = min(os.cpu_count() or 1, max(workers.values(), default=1))
-    capacity, kernel = process_capacity(cores)
+    # k processes as wide as the widest local mode: distributed points use the workers'
+    # own capacity, and a k beyond the cores still needs its (saturated) capacity.
+    local = max((w for m, w in workers.items() if m not in DISTRIBUTED_MODES), default=1)
+    start = capacity_check("start", max(1, local))
+    hosts, worker_seconds = worker_capacity(
+        [backends[mode] for mode in workers if mode in DISTRIBUTED_MODES], start["rate"], listener
+    )
     speeds = {name: seconds for backend in backends.values()
               for name, seconds in backend.worker_speed.items()}
-    return Calibration(overhead, widths, trips, capacity, kernel, speeds)
+    return Calibration(
+        overhead, widths, trips, capacity={int(k): v for k, v in start["capacity"].items()},
+        kernel_seconds=CAPACITY_LOOPS / start["rate"], worker_speed=speeds,
+        capacity_checks=[start], reference_rate=start["rate"], hosts=hosts,
+        worker_calibration_seconds=worker_seconds,
+    )
+
+
+def capacity_check(at: str, max_processes: int) -> dict[str, Any]:
+    """Measure this machine's capacity for 1..*max_processes* processes once more.
+
+    Parameters
+    ----------
+    at
+        When in the sweep: ``"start"``, ``"middle"`` or ``"end"``.
+    max_processes
+        Largest process count measured (the run's widest local point, at most the cores).
+
+    Returns
+    -------
+    dict
+        One ``capacity_checks`` entry, JSON-ready: ``at``, ``capacity`` (``"k"`` → speedup
+        of k processes over one), ``rate`` (1-process kernel iterations/s) and ``seconds``
+        (wall cost, about rounds × k × ``CAPACITY_SECONDS``).
+    """
+    result = machine_capacity(max_processes, CAPACITY_SECONDS, CAPACITY_CHECK_ROUNDS)
+    return {"at": at, "capacity": {str(k): v for k, v in result["capacity"].items()},
+            "rate": result["rate"], "seconds": result["seconds"]}
+
+
+def worker_capacity(backends: Iterable[Any], reference_rate: float,
+                    listener: Callable[[str], None] = lambda message: None,
+                    ) -> tuple[dict[str, dict[str, Any]], float]:
+    """Fingerprint and per-worker capacity of every worker of every distinct cluster.
+
+    Parameters
+    ----------
+    backends
+        Cluster backends of the run's distributed modes (one object may serve several
+        modes; it is measured once).  None: this machine's fingerprint alone.
+    reference_rate
+        Kernel iterations/s of capacity 1.0 (the machine's 1-process rate).
+    listener
+        Progress callback.
+
+    Returns
+    -------
+    hosts, seconds
+        The merged ``hosts`` mapping and the wall seconds the measurements cost.
+    """
+    distinct = list({id(backend): backend for backend in backends}.values())
+    if not distinct:
+        return {socket.gethostname(): {"fingerprint": fingerprint(), "workers": {}}}, 0.0
+    hosts: dict[str, dict[str, Any]] = {}
+    total = 0.0
+    for backend in distinct:
+        listener("calibrating worker capacity")
+        point = backend.workers_for(backend.max_workers)
+        measured, seconds = measure_workers(
+            backend.client,
+            [(a, n, h, point.threads) for a, n, h in zip(point.addresses, point.names,
+                                                         point.hosts, strict=True)],
+            reference_rate, CAPACITY_SECONDS,
+        )
+        total += seconds
+        for host, entry in measured.items():  # two clusters may share a host label
+            hosts.setdefault(host, {"fingerprint": entry["fingerprint"], "workers": {}})
+            hosts[host]["workers"] |= entry["workers"]
+    return hosts, total
 
 
 def task_overhead(ctx: ExecutionContext, tasks: int = OVERHEAD_TASKS, rounds: int = ROUNDS
@@ -143,31 +253,6 @@ def round_trips(client: Any, addresses: Iterable[str], rounds: int = 5) -> dict[
     return {host: statistics.median(times) for host, times in per_host.items()}
 
 
-def process_capacity(max_processes: int, rounds: int = CAPACITY_ROUNDS,
-                     loops: int = CAPACITY_LOOPS) -> tuple[dict[int, float], float]:
-    """Speedup of k = 1..*max_processes* processes running the fixed kernel at once.
-
-    Returns
-    -------
-    capacity, kernel_seconds
-        ``{k: k × t(1) / t(k)}`` from the best wall time per k (the k counts
-        interleaved within every round, so drift in machine load hits all of
-        them alike; the best round is what the machine can deliver), and the
-        best one-process kernel time.
-    """
-    counts = range(1, max(1, max_processes) + 1)
-    times: dict[int, list[float]] = {k: [] for k in counts}
-    with ProcessPoolExecutor(max(counts)) as pool:
-        list(pool.map(cpu_kernel, [1000] * max(counts)))  # start every process before timing
-        for _ in range(rounds):
-            for k in counts:
-                start = time.perf_counter()
-                list(pool.map(cpu_kernel, [loops] * k))
-                times[k].append(time.perf_counter() - start)
-    one = min(times[1])
-    return {k: k * one / min(times[k]) for k in counts}, one
-
-
 def worker_speed(client: Any, addresses: list[str], names: list[str],
                  rounds: int = ROUNDS, loops: int = SPEED_LOOPS) -> dict[str, float]:
     """Seconds each worker takes for the fixed CPU kernel (best of *rounds*, all at once).
@@ -192,11 +277,3 @@ def _timed_kernel(loops: int) -> float:
 
 def _empty(value: int) -> int:
     return value
-
-
-def cpu_kernel(loops: int) -> int:
-    """The fixed CPU kernel: integer arithmetic in pure Python (no memory traffic, no BLAS)."""
-    total = 0
-    for i in range(loops):
-        total += i * i % 7
-    return total

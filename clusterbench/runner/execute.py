@@ -3,10 +3,21 @@
 Only ``workload.run`` is inside the timer.  Every repeat becomes a
 :class:`~clusterbench.results.record.Record` appended (and flushed) as soon as
 it finishes, so an interrupted run keeps everything it measured.
+
+Order (``order_points``): ``interleaved`` (default) runs the repeats round-robin
+over all points, every point's repeat 1, then every point's repeat 2, ..., each
+round in an order shuffled by the run's seed, so slow drift of a shared machine
+spreads over all points instead of landing on whichever point runs at the time
+(asv's interleaved rounds, pyperf's worker processes).  ``blocked`` runs each
+point's repeats back to back, as before.  A point is opened once (pools
+started, warm-up run) on its first repeat and stays open for the whole sweep.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,14 +27,22 @@ from typing import Any
 from clusterbench.errors import ClusterbenchError
 from clusterbench.results.record import Record
 from clusterbench.results.store import RunStore
+from clusterbench.runner import workerset
 from clusterbench.runner.backends import PointWorkers
 from clusterbench.runner.modes import DISTRIBUTED_MODES, open_mode
-from clusterbench.runner.plan import Point
+from clusterbench.runner.plan import Point, shuffled_round
 from clusterbench.runner.scenario import Scenario, WorkloadChoice
 from clusterbench.workloads.base import Verdict, Workload
 from clusterbench.workloads.registry import resolve
 
 Listener = Callable[[str, Any], None]
+#: Fewer tasks than this per worker slot leaves workers idle at the end of a repeat
+#: (and makes heterogeneous workers wait on the slowest): the record says so.
+MIN_TASKS_PER_WORKER = 4
+#: Coefficient of variation above which a point is noisy (and --stabilize re-runs it).
+NOISY_CV = 0.10
+#: Longest wait for a planned worker that is restarting before a repeat gives up on it.
+LOST_WORKER_SECONDS = 60.0
 
 
 @dataclass
@@ -35,13 +54,35 @@ class _Prepared:
 
 
 @dataclass
+class _Open:
+    """A point that is ready to time: prepared data, its workers and its open context."""
+
+    prepared: _Prepared
+    workers: PointWorkers | None
+    ctx: Any
+    warmup: float
+    stack: contextlib.ExitStack
+    choice: WorkloadChoice
+    scale: float = 1.0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def noisy(self) -> bool:
+        if len(self.seconds) < 2:
+            return False
+        mean = statistics.fmean(self.seconds)
+        return mean > 0 and statistics.stdev(self.seconds) / mean > NOISY_CV
+
+
+@dataclass
 class Sweep:
     """Executes points of one scenario and writes their records to *store*.
 
     Parameters
     ----------
     scenario
-        The (narrowed) scenario.
+        The (narrowed) scenario: its ``repeats``, ``warmup``, ``seed``,
+        ``order_points``, ``stabilize`` and ``retries`` drive the schedule.
     store
         The run directory.
     backends
@@ -52,9 +93,16 @@ class Sweep:
         workloads size their tasks from it and every record stores it with its
         task count, so the report can flag points whose tasks were too fine.
     listener
-        ``listener(event, payload)`` for progress: ``"point"`` (Point) before each
-        point, ``"record"`` (Record) after each repeat, ``"done"`` (its records)
-        after each point, ``"prepare"`` (workload name) before the serial reference.
+        ``listener(event, payload)`` for progress: ``"item"`` ((Point, round)) before each
+        timed repeat, ``"record"`` (Record) after each, ``"extra"`` (Point) when a retry or
+        a stabilizing repeat is added, ``"prepare"`` (workload name) before the serial
+        reference, ``"checkpoint"`` ("middle") halfway through the planned repeats.
+    checkpoint
+        Called with ``"middle"`` once half of the planned repeats ran (the run measures
+        the machine's capacity again there).
+    capacity
+        The calibrated :class:`~clusterbench.analysis.capacity.CapacityModel`; a weak-scaling
+        sweep grows each point's problem by its capacity-weighted ideal.
     """
 
     scenario: Scenario
@@ -63,29 +111,221 @@ class Sweep:
     overheads: Mapping[str, float] = field(default_factory=dict)
     listener: Listener = field(default=lambda event, payload: None)
     run_id: str = ""
+    checkpoint: Callable[[str], None] = field(default=lambda at: None)
+    capacity: Any = None
     _prepared: dict[WorkloadChoice, _Prepared] = field(default_factory=dict)
+    _open: dict[Point, _Open | None] = field(default_factory=dict)
+    _records: list[Record] = field(default_factory=list)
+    _position: int = 0
 
     def run(self, points: list[Point]) -> list[Record]:
-        """Execute *points* in order; a failing point is recorded and the sweep goes on."""
-        records: list[Record] = []
-        for point in points:
-            self.listener("point", point)
-            point_records = self.run_point(point)
-            self.listener("done", point_records)
-            records.extend(point_records)
-        return records
+        """Execute every repeat of *points*; a failing point is recorded and the sweep goes on."""
+        planned = len(points) * self.scenario.repeats
+        with contextlib.ExitStack() as stack:
+            stack.callback(self._close_all)
+            previous = None
+            for index, (point, round_index) in enumerate(self._schedule(points)):
+                if index == planned // 2 and planned > 1:
+                    self.listener("checkpoint", "middle")
+                    self.checkpoint("middle")
+                if self.scenario.order_points == "blocked" and previous not in (None, point):
+                    self._close(previous)  # blocked: a point's pools go once it is done
+                self._repeat(point, round_index)
+                previous = point
+            self._stabilize(points)
+        return self._records
 
-    def run_point(self, point: Point) -> list[Record]:
-        """Warm up and time one point; never raises for a workload/cluster failure."""
+    def _schedule(self, points: list[Point]):  # noqa: ANN202 - a generator of (point, round)
+        if self.scenario.order_points == "blocked":
+            for point in points:
+                for round_index in range(self.scenario.repeats):
+                    yield point, round_index
+                yield from self._stabilizing(point)
+            return
+        for round_index in range(self.scenario.repeats):
+            for point in shuffled_round(points, self.scenario.seed, round_index):
+                yield point, round_index
+
+    def _stabilizing(self, point: Point):  # noqa: ANN202 - a generator of (point, round)
+        """Blocked order: extra repeats of a noisy point right after its own repeats."""
+        for extra in range(self.scenario.stabilize):
+            opened = self._open.get(point)
+            if opened is None or not opened.noisy:
+                return
+            self.listener("extra", point)
+            yield point, self.scenario.repeats + extra
+
+    def _stabilize(self, points: list[Point]) -> None:
+        """Interleaved order: extra rounds over the points that are still noisy."""
+        if self.scenario.order_points == "blocked":
+            return
+        for extra in range(self.scenario.stabilize):
+            noisy = [p for p in points if (opened := self._open.get(p)) and opened.noisy]
+            if not noisy:
+                return
+            round_index = self.scenario.repeats + extra
+            for point in shuffled_round(noisy, self.scenario.seed, round_index):
+                self.listener("extra", point)
+                self._repeat(point, round_index)
+
+    # --- one repeat -------------------------------------------------------------------------
+
+    def _repeat(self, point: Point, round_index: int) -> None:
+        """One timed repeat of *point*, re-run up to ``retries`` times if its worker set
+        changed (a lost or restarted worker) once the planned set is back."""
+        opened = self._opened(point)
+        if opened is None:
+            return
+        for attempt in range(1 + self.scenario.retries):
+            self.listener("item", (point, round_index))
+            record = self._attempt(point, opened, round_index, attempt)
+            self._append(record)
+            if record.verified and record.error is None and not record.worker_set_changed:
+                opened.seconds.append(record.seconds)
+            if not record.worker_set_changed or attempt == self.scenario.retries:
+                return
+            self.listener("extra", point)
+
+    def _attempt(self, point: Point, opened: _Open, round_index: int, attempt: int) -> Record:
+        ctx, workers = opened.ctx, opened.workers
+        client = self.backends[point.scheduler].client if workers else None
+        facts = {"round": round_index, "attempt": attempt, "choice": opened.choice,
+                 "scale": opened.scale}
         try:
-            prepared = self._prepare(point.workload)
-            workers = self._workers(point)
+            planned = self._resolve(client, workers)
+            return self._timed(point, opened, planned, facts)
         except ClusterbenchError as exc:
-            return [self._failure(point, str(exc))]
+            return self._failure(point, str(exc), workers, **facts)
+        except Exception as exc:  # a crashing workload is a failed repeat, not a dead run
+            changed = self._set_changed(client, workers)
+            if changed:
+                return self._failure(point, f"{type(exc).__name__}: {exc}", workers,
+                                     worker_set_changed=True, worker_set_note=changed, **facts)
+            self._close(point, failed=True)
+            return self._failure(point, f"{type(exc).__name__}: {exc}", workers, **facts)
+        finally:
+            ctx.worker_addresses = workers.addresses if workers else ()
+
+    def _resolve(self, client: Any, workers: PointWorkers | None) -> dict[str, str] | None:
+        """The planned workers' addresses right now, following restarted workers by name."""
+        if workers is None:
+            return None
+        return workerset.resolve(client, workers.names, min(LOST_WORKER_SECONDS,
+                                                            self.scenario.timeout))
+
+    def _set_changed(self, client: Any, workers: PointWorkers | None) -> str:
+        if workers is None:
+            return ""
         try:
-            return self._measure(point, prepared, workers)
-        except Exception as exc:  # a crashing workload is a failed point, not a dead run
-            return [self._failure(point, f"{type(exc).__name__}: {exc}", workers)]
+            now = workerset.current_workers(client)
+        except Exception:  # the scheduler itself is gone: not a worker-set question
+            return ""
+        lost = [n for n, a in zip(workers.names, workers.addresses, strict=True)
+                if now.get(n) != a]
+        return f"{', '.join(lost)} lost or restarted during the repeat" if lost else ""
+
+    def _timed(self, point: Point, opened: _Open, planned: dict[str, str] | None,
+               facts: dict[str, Any]) -> Record:
+        from threadpoolctl import threadpool_limits
+
+        prepared, ctx, workers = opened.prepared, opened.ctx, opened.workers
+        client = self.backends[point.scheduler].client if workers else None
+        if planned is not None:
+            ctx.worker_addresses = tuple(planned[name] for name in workers.names)
+            cursor = workerset.task_cursor(client)
+        with threadpool_limits(ctx.blas_threads):
+            if prepared.workload.interface == "joblib":
+                ctx.prime()
+            ctx.reset_counters()
+            start = time.perf_counter()
+            result = prepared.workload.run(prepared.data, ctx)
+            seconds = time.perf_counter() - start
+        execution = None
+        if planned is not None:
+            execution = workerset.judge(planned, workerset.current_workers(client),
+                                        workerset.executed_addresses(client, cursor))
+        verdict = _verify(prepared.workload, result, prepared.reference)
+        metrics = dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx, execution)
+        return self._record(
+            point, seconds=seconds, verified=verdict.ok,
+            error=None if verdict.ok else "verification failed", detail=verdict.detail,
+            workers=workers, blas=ctx.blas_threads, warmup=opened.warmup,
+            setup=prepared.setup_seconds + (workers.setup_seconds if workers else 0.0),
+            metrics=metrics,
+            executed_workers=execution.executed if execution else (),
+            worker_set_changed=bool(execution and execution.changed),
+            worker_set_note=execution.note if execution else "",
+            **facts,
+        )
+
+    # --- opening and closing points ---------------------------------------------------------
+
+    def _opened(self, point: Point) -> _Open | None:
+        """The point's open state, opening it (prepare, workers, pools, warm-up) on first use;
+        None once it failed to open (recorded then)."""
+        if point not in self._open:
+            self._open[point] = self._open_point(point)
+        return self._open[point]
+
+    def _open_point(self, point: Point) -> _Open | None:
+        workers = None
+        try:
+            workers = self._workers(point)
+            choice, scale = self._scaled(point, workers)
+            prepared = self._prepare(choice)
+            stack = contextlib.ExitStack()
+            options = self._mode_options(point.scheduler, workers)
+            ctx = stack.enter_context(open_mode(point.scheduler, point.workers, **options))
+        except ClusterbenchError as exc:
+            self._append(self._failure(point, str(exc), workers))
+            return None
+        try:
+            return _Open(prepared, workers, ctx, self._warm_up(prepared, ctx), stack, choice,
+                         scale)
+        except Exception as exc:  # a workload crashing in its warm-up: a failed point
+            stack.close()
+            self._append(self._failure(point, f"{type(exc).__name__}: {exc}", workers))
+            return None
+
+    def _scaled(self, point: Point, workers: PointWorkers | None
+                ) -> tuple[WorkloadChoice, float]:
+        """Weak scaling: the point's workload with its ``weak_param`` multiplied by the
+        capacity-weighted ideal of its workers (the worker count where that is unknown);
+        the scale actually applied is returned with it."""
+        choice = point.workload
+        if self.scenario.scaling != "weak" or point.scheduler == "synchronous":
+            return choice, 1.0
+        workload = resolve(choice.name)
+        param = workload.weak_param
+        base = (workload.size_params(choice.size) | dict(choice.params))[param]
+        ideal = self._ideal(point, workers)
+        value = max(1, round(base * (ideal if ideal == ideal else point.workers)))  # NaN check
+        params = tuple(sorted((dict(choice.params) | {param: value}).items()))
+        return dataclasses.replace(choice, params=params), value / base
+
+    def _ideal(self, point: Point, workers: PointWorkers | None) -> float:
+        if self.capacity is None:
+            return float("nan")
+        reference = (self.backends[point.scheduler].workers_for(1).names if workers else ())
+        return self.capacity.ideal(point.scheduler, point.workers,
+                                   workers.names if workers else (), reference)
+
+    def _warm_up(self, prepared: _Prepared, ctx: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(self.scenario.warmup):
+            prepared.workload.run(prepared.data, ctx)
+        return time.perf_counter() - start
+
+    def _close(self, point: Point, failed: bool = False) -> None:
+        opened = self._open.get(point)
+        if opened is not None:
+            opened.stack.close()
+            if failed:
+                self._open[point] = None
+
+    def _close_all(self) -> None:
+        for point in list(self._open):
+            self._close(point)
 
     def _prepare(self, choice: WorkloadChoice) -> _Prepared:
         if choice not in self._prepared:
@@ -106,22 +346,6 @@ class Sweep:
             raise ClusterbenchError(f"no cluster for the {point.scheduler} mode")
         return self.backends[point.scheduler].workers_for(point.workers)
 
-    def _measure(self, point: Point, prepared: _Prepared, workers: PointWorkers | None
-                 ) -> list[Record]:
-        options = self._mode_options(point.scheduler, workers)
-        with open_mode(point.scheduler, point.workers, **options) as ctx:
-            warm_start = time.perf_counter()
-            for _ in range(self.scenario.warmup):
-                prepared.workload.run(prepared.data, ctx)
-            warmup = time.perf_counter() - warm_start
-            records = []
-            for repeat in range(self.scenario.repeats):
-                record = self._timed_repeat(point, prepared, ctx, repeat, workers, warmup)
-                self.store.append(record)
-                self.listener("record", record)
-                records.append(record)
-            return records
-
     def _mode_options(self, mode: str, workers: PointWorkers | None) -> dict[str, Any]:
         options: dict[str, Any] = {"blas_threads": self.scenario.blas_threads,
                                    "task_overhead": self.overheads.get(mode)}
@@ -131,38 +355,32 @@ class Sweep:
                         "threads_per_worker": workers.threads}
         return options
 
-    def _timed_repeat(self, point: Point, prepared: _Prepared, ctx: Any, repeat: int,
-                      workers: PointWorkers | None, warmup: float) -> Record:
-        ctx.reset_counters()
-        start = time.perf_counter()
-        result = prepared.workload.run(prepared.data, ctx)
-        seconds = time.perf_counter() - start
-        verdict = _verify(prepared.workload, result, prepared.reference)
-        return self._record(
-            point, repeat=repeat, seconds=seconds, verified=verdict.ok,
-            error=None if verdict.ok else "verification failed", detail=verdict.detail,
-            workers=workers, blas=ctx.blas_threads, warmup=warmup,
-            setup=prepared.setup_seconds + (workers.setup_seconds if workers else 0.0),
-            metrics=dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx),
-        )
+    # --- records ----------------------------------------------------------------------------
 
-    def _failure(self, point: Point, message: str, workers: PointWorkers | None = None) -> Record:
-        record = self._record(point, repeat=0, seconds=float("nan"), verified=False,
-                              error=message.splitlines()[0] if message else "failed",
-                              detail=message, workers=workers)
+    def _append(self, record: Record) -> None:
         self.store.append(record)
+        self._records.append(record)
         self.listener("record", record)
-        return record
+
+    def _failure(self, point: Point, message: str, workers: PointWorkers | None = None,
+                 **fields: Any) -> Record:
+        fields.setdefault("round", 0)
+        return self._record(point, seconds=float("nan"), verified=False,
+                            error=message.splitlines()[0] if message else "failed",
+                            detail=message, workers=workers, **fields)
 
     def _record(self, point: Point, *, workers: PointWorkers | None, blas: int | None = None,
                 warmup: float = 0.0, setup: float = 0.0, metrics: dict | None = None,
-                **fields: Any) -> Record:
-        workload = point.workload
+                choice: WorkloadChoice | None = None, **fields: Any) -> Record:
+        workload = choice or point.workload
         prepared = self._prepared.get(workload)
+        self._position += 1
         return Record(
             baseline=prepared.workload.baseline if prepared else None,
             run_id=self.run_id, workload=workload.name, size=workload.size,
             scheduler=point.scheduler, workers=point.workers,
+            repeat=fields.get("round", 0),
+            position=self._position, order_points=self.scenario.order_points,
             threads_per_worker=workers.threads if workers else 1,
             blas_threads=blas if blas is not None else (self.scenario.blas_threads or 0),
             worker_names=workers.names if workers else (),
@@ -170,17 +388,23 @@ class Sweep:
             worker_addresses=workers.addresses if workers else (),
             setup_seconds=setup, warmup_seconds=warmup,
             params=_params_of(workload, prepared),
-            metrics=metrics or {},
+            metrics=metrics or {}, scaling=self.scenario.scaling,
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **fields,
         )
 
 
-def _execution_facts(ctx: Any) -> dict[str, Any]:
-    """What ran (e.g. ``joblib loky``), how many dask tasks, and the mode's task overhead."""
+def _execution_facts(ctx: Any, execution: workerset.Execution | None) -> dict[str, Any]:
+    """What ran (e.g. ``joblib loky``), how many tasks, the mode's task overhead, and
+    whether the problem was too small for the point's workers."""
     facts: dict[str, Any] = {"executor": ", ".join(sorted(ctx.executors)) or "none"}
-    if ctx.tasks:
-        facts["tasks"] = ctx.tasks
+    tasks = ctx.tasks or (execution.tasks if execution else 0)
+    if tasks:
+        facts["tasks"] = tasks
+        if tasks < MIN_TASKS_PER_WORKER * ctx.slots:
+            facts["problem_too_small"] = (
+                f"{tasks} tasks for {ctx.slots} worker slot(s), fewer than "
+                f"{MIN_TASKS_PER_WORKER} per worker")
     if ctx.task_overhead is not None:
         facts["task_overhead_s"] = ctx.task_overhead
     return facts
@@ -201,3 +425,6 @@ def _params_of(choice: WorkloadChoice, prepared: _Prepared | None) -> dict[str, 
         return prepared.workload.size_params(choice.size) | dict(choice.params)
     except KeyError:
         return dict(choice.params)
+
+
+__all__ = ["MIN_TASKS_PER_WORKER", "NOISY_CV", "Sweep"]

@@ -113,6 +113,20 @@ class ExecutionContext:
         self.executors.clear()
         self.tasks = 0
 
+    def prime(self) -> None:
+        """Bring joblib's process pool to this point's width before the timer starts.
+
+        loky's executor is shared and resized when ``n_jobs`` changes, which spawns
+        processes; with interleaved points the width changes between repeats, and that
+        start-up must not be timed.  A no-op for the other modes.
+        """
+        if self.scheduler != "processes":
+            return
+        from joblib import Parallel, delayed
+
+        with self.joblib():
+            Parallel()(delayed(os.getpid)() for _ in range(self.slots))
+
     def compute(self, *collections: Any, **kwargs: Any) -> tuple[Any, ...]:
         """Compute dask collections/delayed objects under this point's scheduler."""
         import dask

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from clusterbench.runner.modes import JOBLIB_ONLY_MODES
@@ -65,3 +66,11 @@ def _clamp(counts: tuple[int, ...], limit: int | None) -> tuple[int, ...]:
 
 def _reference_first(schedulers: tuple[str, ...]) -> list[str]:
     return sorted(schedulers, key=lambda s: s != "synchronous")
+
+
+def shuffled_round(points: Sequence[Point], seed: int, round_index: int) -> list[Point]:
+    """The order of *points* in interleaved round *round_index*: a shuffle seeded by the run's
+    seed and the round, so a run's order is reproducible and recorded (asv / pyperf style)."""
+    order = list(points)
+    random.Random(f"{seed}/{round_index}").shuffle(order)
+    return order

@@ -12,6 +12,10 @@ A scenario file (``scenarios/*.yml``)::
     seed: 0
     blas_threads: 1              # per worker thread; "auto" = cores // slots
     order: inventory             # or fastest-first: add distributed workers by measured speed
+    order_points: interleaved    # repeats round-robin over all points (or: blocked)
+    stabilize: 0                 # extra repeats for points whose CV is above 10 %
+    retries: 1                   # re-runs of a repeat whose worker set changed
+    scaling: strong              # or weak: the problem grows with the workers' capacity
 
 Command-line options narrow any of these (:func:`narrow`).
 """
@@ -31,7 +35,10 @@ from clusterbench.runner.modes import SCHEDULERS
 from clusterbench.workloads.base import SIZES
 
 _FIELDS = {"name", "description", "workloads", "size", "schedulers", "workers", "repeats",
-           "warmup", "seed", "blas_threads", "order", "timeout"}
+           "warmup", "seed", "blas_threads", "order", "timeout", "order_points", "stabilize",
+           "retries", "scaling"}
+ORDER_POINTS = ("interleaved", "blocked")
+SCALING = ("strong", "weak")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class Scenario:
     blas_threads: int | None = 1
     order: str = "inventory"
     timeout: float = 300.0
+    order_points: str = "interleaved"
+    stabilize: int = 0
+    retries: int = 1
+    scaling: str = "strong"
     description: str = ""
     source: str = "<memory>"
 
@@ -113,6 +124,11 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         order=_choice(data.get("order", "inventory"), ("inventory", "fastest-first"), source,
                       "order"),
         timeout=float(_positive(data.get("timeout", 300), source, "timeout")),
+        order_points=_choice(data.get("order_points", "interleaved"), ORDER_POINTS, source,
+                             "order_points"),
+        stabilize=_positive(data.get("stabilize", 0), source, "stabilize", zero_ok=True),
+        retries=_positive(data.get("retries", 1), source, "retries", zero_ok=True),
+        scaling=_choice(data.get("scaling", "strong"), SCALING, source, "scaling"),
         description=str(data.get("description", "")),
         source=source,
     )
@@ -233,7 +249,12 @@ def narrow(scenario: Scenario, **changes: Any) -> Scenario:
     if changes.get("order"):
         updates["order"] = _choice(changes["order"], ("inventory", "fastest-first"), source,
                                    "--order")
-    for key in ("repeats", "warmup", "seed"):
+    if changes.get("order_points"):
+        updates["order_points"] = _choice(changes["order_points"], ORDER_POINTS, source,
+                                          "--order-points")
+    if changes.get("weak"):
+        updates["scaling"] = "weak"
+    for key in ("repeats", "warmup", "seed", "stabilize", "retries"):
         if changes.get(key) is not None:
             updates[key] = _positive(changes[key], source, f"--{key}", zero_ok=key != "repeats")
     return dataclasses.replace(scenario, **updates)

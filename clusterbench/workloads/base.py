@@ -57,6 +57,10 @@ class Workload:
         Another workload computing the same answer whose serial time is the fair
         reference (``gridsearch.pipeline-aware`` is measured against scikit-learn's
         serial ``gridsearch.pipeline``); None: its own serial run.
+    weak_param
+        The size parameter that grows in proportion to the workers' capacity in a
+        weak-scaling sweep (``n_paths``, ``n_estimators``); None: the workload
+        cannot scale weakly.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Workload:
     description: str = ""
     interface: str = "dask"
     baseline: str | None = None
+    weak_param: str | None = None
 
     def size_params(self, size: str) -> dict[str, Any]:
         """Parameters of *size*; unknown sizes raise ``KeyError`` with the valid ones."""
@@ -75,8 +80,12 @@ class Workload:
         return dict(self.sizes[size])
 
 
-def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float) -> int:
-    """Number of tasks: ``TASKS_PER_SLOT × slots`` unless that makes tasks shorter than allowed.
+def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_seconds: float,
+               per_slot: int = TASKS_PER_SLOT) -> int:
+    """Number of tasks: ``per_slot × slots`` unless that makes tasks shorter than allowed.
+
+    Fewer than :data:`TASKS_PER_SLOT` per slot means the problem is too small for the
+    point's workers; the runner records that (``metrics["problem_too_small"]``).
 
     Parameters
     ----------
@@ -88,13 +97,15 @@ def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_second
         Tasks that can run at once (:attr:`ExecutionContext.slots`).
     min_task_seconds
         Smallest worthwhile task; ``0`` disables the bound.
+    per_slot
+        Tasks wanted per slot (more lets work stealing balance unequal workers).
 
     Returns
     -------
     int
         Between 1 and *n_blocks*.
     """
-    wanted = TASKS_PER_SLOT * max(1, slots)
+    wanted = per_slot * max(1, slots)
     if min_task_seconds > 0:
         wanted = min(wanted, int(serial_seconds // min_task_seconds))
     return max(1, min(n_blocks, wanted))

@@ -41,7 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from clusterbench.workloads.base import Verdict, Workload, block_ranges, block_seed, plan_tasks
+from clusterbench.workloads.base import (
+    TASKS_PER_SLOT,
+    Verdict,
+    Workload,
+    block_ranges,
+    block_seed,
+    plan_tasks,
+)
 
 BLOCK_PATHS = 25
 KERNELS = ("python", "numpy")
@@ -90,6 +97,7 @@ class MonteCarloData:
     block_paths: int = BLOCK_PATHS
     kernel: str = "python"
     min_task_seconds: float | None = None  # None: from the mode's calibrated overhead
+    tasks_per_worker: int = TASKS_PER_SLOT
 
     @property
     def n_blocks(self) -> int:
@@ -129,8 +137,8 @@ def prepare(size: str, seed: int, **params: Any) -> MonteCarloData:
         Root of the per-block :class:`numpy.random.SeedSequence`.
     **params
         ``n_paths``, ``days``, ``block_paths``, ``kernel`` (``python``/``numpy``),
-        ``min_task_seconds`` or any :class:`AsianCall` field (``s0``, ``strike``,
-        ``mu``, ``sigma``).
+        ``min_task_seconds``, ``tasks_per_worker`` (default 4) or any :class:`AsianCall`
+        field (``s0``, ``strike``, ``mu``, ``sigma``).
 
     Returns
     -------
@@ -144,6 +152,9 @@ def prepare(size: str, seed: int, **params: Any) -> MonteCarloData:
     merged = {**SIZES[size], **params}
     if merged.get("kernel", "python") not in KERNELS:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {merged['kernel']!r}")
+    tasks = merged.get("tasks_per_worker", TASKS_PER_SLOT)
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1:
+        raise ValueError(f"tasks_per_worker must be a positive integer, got {tasks!r}")
     option_fields = {k: merged.pop(k) for k in list(merged) if k in AsianCall.__dataclass_fields__}
     return MonteCarloData(option=AsianCall(**option_fields), seed=seed, **merged)
 
@@ -219,7 +230,8 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
     shortest = data.min_task_seconds
     if shortest is None:
         shortest = ctx.min_task_seconds()
-    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest)
+    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest,
+                         data.tasks_per_worker)
     ranges = block_ranges(data.n_blocks, n_tasks)
     payoffs = np.concatenate(ctx.map(price_blocks, [(data, *r) for r in ranges]))
     widest = max(stop - start for start, stop in ranges) * data.block_paths
@@ -261,6 +273,7 @@ WORKLOAD = Workload(
     verify=verify,
     sizes=SIZES,
     description="Asian call priced on daily GBM paths (pure-Python walk, blocks of paths per task)",
+    weak_param="n_paths",
 )
 
 __all__ = [

@@ -206,6 +206,7 @@ WORKLOAD = Workload(
     sizes=SIZES,
     description="RandomForestClassifier on load_digits, trees built through joblib",
     interface="joblib",
+    weak_param="n_estimators",
 )
 
 BLOCKS_WORKLOAD = Workload(
@@ -215,6 +216,7 @@ BLOCKS_WORKLOAD = Workload(
     verify=verify,
     sizes=SIZES,
     description="the same number of trees grown as seeded blocks, one task per range of blocks",
+    weak_param="n_estimators",
 )
 
 __all__ = ["BLOCKS_WORKLOAD", "WORKLOAD", "ForestData", "ForestResult", "block_votes",

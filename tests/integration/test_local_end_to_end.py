@@ -41,7 +41,7 @@ def test_run_scaling_tiny_end_to_end(tmp_path):
     assert {len(r["worker_names"]) for r in distributed} == {1, 2}
     assert all(len(r["worker_names"]) == r["workers"] for r in distributed)
     environment = json.loads((run_dir / "environment.json").read_text())
-    assert environment["schema_version"] == 1 and environment["cores"] == os.cpu_count()
+    assert environment["schema_version"] == 2 and environment["cores"] == os.cpu_count()
     assert environment["packages"]["distributed"]
     summary = (run_dir / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("workload,size,scheduler,workers")

@@ -168,12 +168,16 @@ def test_fit_recovers_exact_serial_fraction():
 def test_amdahl_fits_from_records_of_exact_amdahl_times():
     serial = 0.1
     records = [rec("threads", k, 10.0 * (serial + (1 - serial) / k)) for k in (1, 2, 4, 8)]
-    records += [rec("processes", k, 10.0 / k) for k in (1, 2)]  # only two counts: no fit
-    fits = amdahl_fits(summarize(records))
-    assert list(fits["scheduler"]) == ["threads"]
-    row = fits.iloc[0]
+    records += [rec("processes", k, 10.0 / k) for k in (1, 2)]  # two counts: exact, no stderr
+    fits = amdahl_fits(summarize(records)).set_index("scheduler")
+    assert list(fits.index) == ["processes", "threads"]
+    row = fits.loc["threads"]
     assert row["serial_fraction"] == pytest.approx(serial, abs=1e-6)
     assert row["max_speedup"] == pytest.approx(1 / serial, rel=1e-5)
+    assert (row["law"], row["unit"], row["points"], row["note"]) == ("amdahl", "workers", 4, "")
+    two = fits.loc["processes"]
+    assert two["serial_fraction"] == 0.0 and math.isnan(two["stderr"])
+    assert two["note"] == "2 points: no uncertainty"
 
 
 def test_perfect_scaling_fits_zero_serial_fraction():
@@ -182,3 +186,36 @@ def test_perfect_scaling_fits_zero_serial_fraction():
     # The optimum sits on the bound, where the optimiser stops a hair inside it.
     assert row["serial_fraction"] == pytest.approx(0.0, abs=1e-4)
     assert row["max_speedup"] > 1e4
+
+
+# --- issue 11: counted repeats, intervals, flags --------------------------------------------
+
+
+def test_repeats_on_a_changed_worker_set_are_counted_apart_and_excluded():
+    records = [
+        rec("distributed", 1, 10.0),
+        rec("distributed", 2, 5.0, repeat=0),
+        rec("distributed", 2, 5.2, repeat=1),
+        rec("distributed", 2, 9.9, repeat=2, worker_set_changed=True,
+            worker_set_note="worker b lost: ran on a only"),
+        rec("distributed", 2, 5.1, repeat=3, attempt=1),
+    ]
+    two = point(summarize(records), "distributed", 2)
+    assert (two["n"], two["changed"], two["failed"]) == (3, 1, 0)
+    assert two["median"] == 5.1 and two["max"] == 5.2
+    assert two["changes"] == ("worker b lost: ran on a only",)
+
+
+def test_intervals_noise_and_too_small_columns():
+    records = [rec("threads", 1, s, repeat=i) for i, s in enumerate((10.0, 10.2, 9.8, 10.1))]
+    records += [rec("threads", 2, s, repeat=i, metrics={"problem_too_small": "6 tasks for 2"})
+                for i, s in enumerate((5.0, 6.5, 4.4, 5.2))]
+    summary = summarize(records)
+    one, two = point(summary, "threads", 1), point(summary, "threads", 2)
+    assert one["ci_low"] <= one["median"] <= one["ci_high"]
+    assert (one["speedup_ci_low"], one["speedup_ci_high"]) == (1.0, 1.0)  # the reference
+    assert two["speedup_ci_low"] < two["speedup"] < two["speedup_ci_high"]
+    assert not one["noisy"] and two["noisy"] and two["cv"] > 0.10
+    assert two["too_small"] == "6 tasks for 2" and one["too_small"] == ""
+    assert math.isnan(point(summarize(records[:1] + records[4:5]), "threads", 2)["ci_low"])
+    assert {"ideal_capacity", "efficiency_capacity", "karp_flatt", "noisy"} <= set(CSV_COLUMNS)

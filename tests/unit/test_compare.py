@@ -57,6 +57,16 @@ def test_rows_per_point_with_points_of_one_run_only_and_failed_repeats() -> None
     assert math.isnan(table.loc[("threads", 2), "ratio"])
 
 
+def test_repeats_that_a_summary_would_not_count_are_not_compared() -> None:
+    before = _records("a", [2.0, 2.1, 2.2])
+    after = _records("b", [2.0, 2.1, 2.2]) + [
+        dataclasses.replace(r, repeat=9, worker_set_changed=True)
+        for r in _records("b", [9.0])] + [
+        dataclasses.replace(r, repeat=8, error="late exception") for r in _records("b", [8.0])]
+    (row,) = compare_records(before, after, 0.05).to_dict("records")
+    assert (row["n_b"], row["median_b"], row["verdict"]) == (3, 2.1, "same")
+
+
 def test_points_that_measured_different_work_are_not_compared() -> None:
     before = _records("a", [1.0, 1.1, 1.2])
     after = [dataclasses.replace(r, params={"n_paths": 8000}) for r in _records("b", [2.0, 2.1])]

@@ -13,7 +13,7 @@ from clusterbench.analysis.speedup import summarize
 from clusterbench.report.markdown import render_report
 from clusterbench.report.plots import plot_modes
 from clusterbench.results.record import Record
-from clusterbench.runner.calibrate import Calibration, process_capacity, task_overhead
+from clusterbench.runner.calibrate import Calibration, task_overhead
 from clusterbench.runner.modes import open_mode
 from clusterbench.runner.plan import plan_points
 from clusterbench.runner.scenario import parse_scenario
@@ -154,7 +154,8 @@ def test_report_and_bar_chart_show_modes_capacity_overhead_and_warnings(tmp_path
                               {1: 1.0, 2: 1.8}, 0.25).as_json()
     text = render_report(summary, summary.iloc[0:0], {"calibration": calibration}, "r")
     assert "| mc | tiny | processes | dask processes | 2 | 1.1 | 1.82× | mc |" in text
-    assert "| mc | tiny | 2 | processes | 1.82× | 1.80× | 101% |" in text
+    # 1.82x against a 1.80x ceiling is within the 5 % noise margin: at the ceiling, not above
+    assert "| mc | tiny | 2 | processes | 1.82× | 1.80× | 100% |" in text
     assert "| processes | 2 | 300 |" in text and "| 127.0.0.1 | 1.00 |" in text
     assert "**tasks too fine**: sq (tiny), synchronous ×1: 20 tasks" in text
     image = imread(plot_modes(summary, tmp_path / "modes.png"))
@@ -169,13 +170,6 @@ def test_task_overhead_is_measured_and_counters_are_reset():
         seconds = task_overhead(ctx, tasks=50, rounds=2)
         assert (ctx.tasks, ctx.executors) == (0, set())
     assert 0 < seconds < 0.05  # per empty task; a broken timer gives 0 or seconds
-
-
-def test_process_capacity_is_one_for_one_process_and_positive_for_two():
-    capacity, kernel_seconds = process_capacity(2, rounds=1, loops=200_000)
-    assert capacity[1] == 1.0
-    assert 0.3 < capacity[2] < 2.6  # 2 noisy cores: anything from contended to ideal
-    assert kernel_seconds > 0
 
 
 def _pid_after_sleep(seconds: float) -> int:

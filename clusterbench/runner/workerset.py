@@ -1,0 +1,109 @@
+"""Which workers really ran a repeat, and whether that is the set the point planned.
+
+A point plans a worker set by *name* (``worker_names`` of its records).  Before
+each repeat the names are resolved to the addresses the scheduler knows right
+now, so a worker that a Nanny restarted on a new port is used again instead of
+silently dropped.  After the repeat, the scheduler's task stream (one call,
+from a cursor taken before the repeat) says on which workers the repeat's
+tasks ran.  :func:`judge` compares the two: a repeat that ran on a different
+set (a worker lost or restarted mid-repeat, a task outside the set, a planned
+worker that ran nothing although there was work for all) is marked
+``worker_set_changed`` and does not count in the point's statistics.
+
+distributed has the pieces (task stream, worker names as aliases) but no
+"which set ran this" check, hence this module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clusterbench.errors import LaunchError
+
+#: A planned worker that ran no task counts as "never used" only when the repeat had at
+#: least this many tasks per planned worker: with fewer, dask may legitimately leave one idle.
+UNUSED_MIN_TASKS_PER_WORKER = 2
+RESOLVE_POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Outcome of :func:`judge` for one repeat."""
+
+    executed: tuple[str, ...]
+    changed: bool
+    note: str = ""
+    tasks: int = 0
+
+
+def current_workers(client: Any) -> dict[str, str]:
+    """``{worker name: address}`` of the workers registered with the scheduler now."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    return {str(info.get("name")): address for address, info in workers.items()}
+
+
+def resolve(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]:
+    """Addresses of *names* now, waiting up to *timeout* s for missing (restarting) ones.
+
+    Raises
+    ------
+    LaunchError
+        Naming the workers that did not come back in time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        known = current_workers(client)
+        missing = [name for name in names if name not in known]
+        if not missing:
+            return {name: known[name] for name in names}
+        if time.monotonic() > deadline:
+            raise LaunchError(f"worker(s) {', '.join(missing)} lost: not registered with the "
+                              f"scheduler within {timeout:g} s")
+        time.sleep(RESOLVE_POLL_SECONDS)
+
+
+def task_cursor(client: Any) -> int:
+    """Position in the scheduler's task stream (tasks finished so far)."""
+    return int(client.sync(client.scheduler.get_task_stream_index))
+
+
+def executed_addresses(client: Any, cursor: int) -> list[str]:
+    """Worker address of every task that finished since *cursor* (one scheduler call)."""
+    entries = client.sync(client.scheduler.get_task_stream, start_index=cursor)
+    return [str(entry.get("worker")) for entry in entries if entry.get("worker")]
+
+
+def judge(planned: Mapping[str, str], after: Mapping[str, str],
+          executed: Iterable[str]) -> Execution:
+    """Compare the planned set with what ran.
+
+    Parameters
+    ----------
+    planned
+        ``{name: address}`` resolved just before the repeat.
+    after
+        ``{name: address}`` registered just after it.
+    executed
+        The worker address of every task the repeat ran (repeats allowed).
+
+    Returns
+    -------
+    Execution
+        ``executed`` holds the names (addresses when unknown) that ran at least one task.
+    """
+    tasks = list(executed)
+    names_by_address = {address: name for name, address in [*after.items(), *planned.items()]}
+    ran = sorted({names_by_address.get(address, address) for address in set(tasks)})
+    problems = [f"{name} was lost or restarted during the repeat"
+                for name, address in planned.items() if after.get(name) != address]
+    outside = sorted({a for a in tasks if a not in set(planned.values())})
+    if outside:
+        labels = ", ".join(names_by_address.get(a, a) for a in outside)
+        problems.append(f"tasks ran outside the planned set on {labels}")
+    if len(tasks) >= UNUSED_MIN_TASKS_PER_WORKER * len(planned):
+        idle = [name for name, address in planned.items() if address not in set(tasks)]
+        problems.extend(f"{name} ran none of the {len(tasks)} tasks" for name in idle)
+    return Execution(tuple(ran), bool(problems), "; ".join(problems), len(tasks))
