@@ -92,6 +92,7 @@ class ManagedCluster:
     def close(self) -> None:
         """Stop every worker and the scheduler."""
         if self.client is not None:
+            _release(self.client)
             self.client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -154,5 +155,16 @@ class ExistingCluster:
         )
 
     def close(self) -> None:
-        """Disconnect; the cluster itself keeps running (it is not ours)."""
+        """Resume the workers a point paused and disconnect; the cluster keeps running."""
+        _release(self.client)
         self.client.close()
+
+
+def _release(client: Any) -> None:
+    """Every worker running again (a sweep pauses the workers outside its current point)."""
+    import contextlib
+
+    from clusterbench.runner.workerset import release
+
+    with contextlib.suppress(Exception):  # a scheduler already gone has nothing to resume
+        release(client)

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from clusterbench.runner import workerset
 from clusterbench.runner.hostinfo import (
     MIN_SECONDS,
     cpu_kernel,
@@ -59,6 +60,8 @@ CAPACITY_SECONDS = MIN_SECONDS
 #: Rounds of the machine capacity check (cost: rounds × k processes × CAPACITY_SECONDS):
 #: noise on a shared machine only ever slows a round down, so the best round is kept.
 CAPACITY_CHECK_ROUNDS = 2
+#: Longest wait for the scheduler to see a point's workers running and the others paused.
+ACTIVATE_SECONDS = 60.0
 #: Work unit of ``kernel_seconds`` (seconds one process needs for this many iterations),
 #: kept so that runs stay comparable with those before the rate-based capacity.
 CAPACITY_LOOPS = 3_000_000
@@ -137,6 +140,7 @@ def calibrate(
         options: dict[str, Any] = {"blas_threads": blas_threads}
         if mode in DISTRIBUTED_MODES:
             point = backends[mode].workers_for(width)
+            workerset.activate(backends[mode].client, point.names, ACTIVATE_SECONDS)
             options |= {"client": backends[mode].client, "worker_addresses": point.addresses,
                         "threads_per_worker": point.threads}
             trips |= round_trips(backends[mode].client, point.addresses)
@@ -148,6 +152,8 @@ def calibrate(
     # own capacity, and a k beyond the cores still needs its (saturated) capacity.
     local = max((w for m, w in workers.items() if m not in DISTRIBUTED_MODES), default=1)
     start = capacity_check("start", max(1, local))
+    for backend in {id(b): b for m, b in backends.items() if m in DISTRIBUTED_MODES}.values():
+        workerset.release(backend.client)  # the per-worker kernel runs on every worker
     hosts, worker_seconds = worker_capacity(
         [backends[mode] for mode in workers if mode in DISTRIBUTED_MODES], start["rate"], listener
     )

@@ -207,11 +207,12 @@ class Sweep:
             ctx.worker_addresses = workers.addresses if workers else ()
 
     def _resolve(self, client: Any, workers: PointWorkers | None) -> dict[str, str] | None:
-        """The planned workers' addresses right now, following restarted workers by name."""
+        """The planned workers' addresses right now (following restarted workers by name),
+        with every other worker paused: the scheduler sees exactly the point's workers."""
         if workers is None:
             return None
-        return workerset.resolve(client, workers.names, min(LOST_WORKER_SECONDS,
-                                                            self.scenario.timeout))
+        return workerset.activate(client, workers.names, min(LOST_WORKER_SECONDS,
+                                                             self.scenario.timeout))
 
     def _set_changed(self, client: Any, workers: PointWorkers | None) -> str:
         if workers is None:

@@ -70,7 +70,9 @@ class ExecutionContext:
     pool
         Executor reused by dask's local schedulers for this point.
     worker_addresses
-        The exact workers of this point (distributed only); tasks are restricted to them.
+        The exact workers of this point (distributed only).  Every other worker of the
+        cluster is paused while the point runs, so tasks are not restricted to these;
+        workloads use them to place shared data (e.g. a broadcast before a graph).
     blas_threads
         BLAS/OpenMP threads allowed per worker, recorded with every measurement.
     task_overhead
@@ -141,9 +143,10 @@ class ExecutionContext:
 
             cloned = clone(*collections)
             collections = cloned if len(collections) > 1 else (cloned,)
-            futures = self.client.compute(
-                list(collections), workers=list(self.worker_addresses) or None, **kwargs
-            )
+            # No workers= restriction: the sweep pauses every worker outside the point's set
+            # (runner.workerset.activate), and restricted tasks would bypass the scheduler's
+            # queue, which is what hands tasks to whichever worker frees up first.
+            futures = self.client.compute(list(collections), **kwargs)
             return tuple(self.client.gather(futures))
         if self.scheduler == "synchronous":
             return dask.compute(*collections, scheduler="synchronous", **kwargs)
@@ -189,8 +192,7 @@ class ExecutionContext:
         if self.scheduler == "processes":
             # Forests ask joblib to prefer threads; naming loky explicitly overrides that hint.
             return "loky", {"n_jobs": self.slots, "inner_max_num_threads": self.blas_threads}
-        options = {"n_jobs": self.slots, "client": self.client,
-                   "workers": list(self.worker_addresses) or None}
+        options = {"n_jobs": self.slots, "client": self.client}
         if self.scheduler == "distributed-scatter" and scatter:
             options["scatter"] = list(scatter)
         return "dask", options

@@ -3,8 +3,16 @@
 A point plans a worker set by *name* (``worker_names`` of its records).  Before
 each repeat the names are resolved to the addresses the scheduler knows right
 now, so a worker that a Nanny restarted on a new port is used again instead of
-silently dropped.  After the repeat, the scheduler's task stream (one call,
-from a cursor taken before the repeat) says on which workers the repeat's
+silently dropped, and every other worker of the cluster is *paused*
+(:func:`activate`): the scheduler then sees exactly the point's k running
+workers, as on a k-worker cluster, while nothing is restarted between
+interleaved points.  Pausing rather than restricting tasks with ``workers=``
+matters: distributed neither queues restricted tasks on the scheduler nor hands
+them out as workers free up, so a restricted sweep over a fast and a slow host
+gave the slow host its equal share up front and measured that, not dask.
+
+After the repeat, the scheduler's task stream (one call, from a cursor taken
+before the repeat) says on which workers the repeat's
 tasks ran.  :func:`judge` compares the two: a repeat that ran on a different
 set (a worker lost or restarted mid-repeat, a task outside the set, a planned
 worker that ran nothing although there was work for all) is marked
@@ -63,6 +71,66 @@ def resolve(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]
             raise LaunchError(f"worker(s) {', '.join(missing)} lost: not registered with the "
                               f"scheduler within {timeout:g} s")
         time.sleep(RESOLVE_POLL_SECONDS)
+
+
+def activate(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]:
+    """Resolve *names* (see :func:`resolve`), set them running and pause every other
+    worker; returns once the scheduler sees exactly that.
+
+    Raises
+    ------
+    LaunchError
+        When a planned worker is lost, or the scheduler does not see the new statuses
+        within *timeout*.
+    """
+    planned = resolve(client, names, timeout)
+    chosen = set(planned.values())
+    client.run(_set_running, True, workers=list(chosen))
+    others = [a for a in current_workers(client).values() if a not in chosen]
+    if others:
+        client.run(_set_running, False, workers=others)
+    _await_statuses(client, chosen, timeout)
+    return planned
+
+
+def release(client: Any) -> None:
+    """Set every worker running again (the end of a sweep)."""
+    client.run(_set_running, True)
+
+
+def _await_statuses(client: Any, running: set[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        wrong = [a for a, info in workers.items()
+                 if (info.get("status") == "running") != (a in running)]
+        if not wrong:
+            return
+        if time.monotonic() > deadline:
+            raise LaunchError(f"worker(s) {', '.join(wrong)} did not change between running "
+                              f"and paused within {timeout:g} s")
+        time.sleep(RESOLVE_POLL_SECONDS / 5)
+
+
+def _set_running(running: bool, dask_worker: Any = None) -> None:
+    """On a worker: run or pause.  The memory monitor would resume a worker it did not pause
+    itself, so while paused by us its pause threshold is switched off (and restored)."""
+    from distributed.core import Status
+
+    memory = dask_worker.memory_manager
+    if running:
+        saved = getattr(dask_worker, "_clusterbench_pause_fraction", None)
+        if saved is not None:
+            memory.memory_pause_fraction = saved
+            del dask_worker._clusterbench_pause_fraction
+        if dask_worker.status == Status.paused:
+            dask_worker.status = Status.running
+        return
+    if not hasattr(dask_worker, "_clusterbench_pause_fraction"):
+        dask_worker._clusterbench_pause_fraction = memory.memory_pause_fraction
+    memory.memory_pause_fraction = False
+    if dask_worker.status == Status.running:
+        dask_worker.status = Status.paused
 
 
 def task_cursor(client: Any) -> int:
