@@ -29,7 +29,7 @@ MIN_WORKER_COUNTS = 3
 PREDICTION_REACH = 4.0
 #: Half-width of the prediction band in standard errors (95 %).
 BAND_Z = 1.96
-NO_UNCERTAINTY = "2 points: no uncertainty"
+NO_UNCERTAINTY = "2 points: uncertainty unknown"
 
 
 def amdahl_speedup(workers: ArrayLike, serial_fraction: float) -> np.ndarray:

@@ -19,10 +19,13 @@ import numpy as np
 import pandas as pd
 
 from clusterbench.analysis.fits import CURVE, LAWS
+from clusterbench.analysis.speedup import UNDERESTIMATED_MARGIN
 
 SERIAL_SCHEDULER = "synchronous"
 MIN_EFFICIENCY = 0.5
 MIN_MARGINAL_GAIN = 0.05
+#: A fitted cap this much below the best measured speedup means the law does not fit.
+MISFIT = 1.05
 #: Predictions look this many workers ahead at most ("no stop in sight" beyond).
 PREDICTION_HORIZON = 100_000
 
@@ -91,7 +94,7 @@ def _verdict(key: tuple, rows: pd.DataFrame, fit: Mapping[str, Any] | None) -> V
     slower = [i for i in range(curve.workers.size)
               if curve.workers[i] > 1 and curve.speedup[i] < 1.0]
     parts = [_slower_part(curve, slower)] if slower else _reach_part(curve, stop)
-    parts.append(_fit_part(fit))
+    parts.append(_fit_part(fit, float(np.nanmax(curve.speedup))))
     predicted = stop is None
     if stop is None:
         stop = predicted_stop(curve, fit)
@@ -133,7 +136,7 @@ def measured_stop(curve: _Curve) -> tuple[int, str] | None:
     for i in range(1, curve.workers.size):
         k, efficiency = int(curve.workers[i]), curve.speedup[i] / curve.ideal[i]
         if efficiency < MIN_EFFICIENCY:
-            return int(curve.workers[i - 1]), (f"{efficiency:.1%} of the {what} at {k} "
+            return int(curve.workers[i - 1]), (f"{_below(efficiency)} of the {what} at {k} "
                                                f"workers, below {MIN_EFFICIENCY:.0%}")
         added = curve.ideal[i] - curve.ideal[i - 1]
         if added <= 0:
@@ -203,12 +206,21 @@ def _reach_part(curve: _Curve, stop: tuple[int, str] | None) -> list[str]:
         return []
     efficiency = curve.speedup[last] / curve.ideal[last]
     of_what = "of the naive ideal (no capacity measured)" if curve.naive else "of capacity"
-    return [f"{efficiency:.0%} {of_what} up to {int(curve.workers[last])} workers"]
+    widest = int(curve.workers[last])
+    if not curve.naive and efficiency > UNDERESTIMATED_MARGIN:
+        # Never a share above 100 %: the capacity was measured low (noise), not exceeded.
+        return [f"at its measured capacity up to {widest} workers (the speedup is above it: "
+                f"capacity underestimated, noise)"]
+    return [f"{min(efficiency, 1.0):.0%} {of_what} up to {widest} workers"]
 
 
-def _fit_part(fit: Mapping[str, Any] | None) -> str:
+def _fit_part(fit: Mapping[str, Any] | None, best: float) -> str:
     if fit is None or not math.isfinite(fit["serial_fraction"]):
         return "no fit"
+    if fit["law"] != "gustafson" and best > MISFIT * fit["max_speedup"]:
+        # A cap below what was measured (a curve that dips, then climbs) is not a cap.
+        return (f"Amdahl's law does not fit this curve (it caps at "
+                f"{fit['max_speedup']:.3g}×, the run reached {best:.3g}×)")
     fraction, stderr = fit["serial_fraction"], fit["stderr"]
     uncertainty = f" ± {_fraction(stderr, like=fraction)}" if math.isfinite(stderr) else (
         f" ({fit['note']})" if fit.get("note") else " (uncertainty unknown)")
@@ -229,6 +241,11 @@ def _stop_part(stop: tuple[int, str] | None, predicted: bool,
     plural = "worker" if workers == 1 else "workers"
     prefix = "predicted: " if predicted else ""
     return f"adding a worker stops paying off past {workers} {plural} ({prefix}{reason})"
+
+
+def _below(share: float) -> str:
+    """A share shown to 0.1 % and rounded down, so 49.96 % never reads "50.0 %, below 50 %"."""
+    return f"{math.floor(share * 1000) / 10:.1f}%"
 
 
 def _fraction(value: float, like: float | None = None) -> str:

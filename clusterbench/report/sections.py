@@ -131,7 +131,8 @@ def fits_section(fits: pd.DataFrame) -> str:
     note = ("Fitted with `scipy.optimize.curve_fit` against x = the capacity-weighted ideal "
             "(worker count where no capacity was measured). Amdahl (strong scaling): "
             "S = 1 / (s + (1 - s) / x), max speedup 1 / s. Gustafson (weak scaling): "
-            "S = x - s (x - 1). Two points determine s exactly and carry no uncertainty. "
+            "S = x - s (x - 1). Two points determine s exactly, with no way to tell its "
+            "uncertainty. "
             "The prediction's band uses s ± 1.96 stderr.")
     return f"## Scaling fits\n\n{note}\n\n" + markdown_table(
         headers, rows, [False] * 5 + [True] * 5)

@@ -90,6 +90,25 @@ def format_interval(low: float, high: float, unit: str = "") -> str:
     return f"{format_seconds(low)}–{format_seconds(high)}{unit}"
 
 
+def format_share(value: float) -> str:
+    """A share of capacity: never printed above 100 % (above it the capacity was measured
+    low, which the point's flag says); ``≥100%`` there.
+
+    Parameters
+    ----------
+    value
+        Speedup over the capacity-weighted ideal, or NaN.
+
+    Returns
+    -------
+    str
+        The percentage, ``≥100%`` above 1.0, or :data:`MISSING`.
+    """
+    if _missing(value):
+        return MISSING
+    return "≥100%" if value > 1.0 else format_percent(value)
+
+
 #: Flag words of a point (also explained by :data:`FLAGS_LEGEND`).
 NOISY_FLAG = "noisy"
 UNDERESTIMATED_FLAG = "capacity underestimated"
@@ -164,7 +183,7 @@ SUMMARY_FIELDS = [
     SummaryField("speedup 95% CI",
                  lambda row: format_interval(row["speedup_ci_low"], row["speedup_ci_high"], "×")),
     SummaryField("ideal (capacity)", _column("ideal_capacity", format_ratio)),
-    SummaryField("eff. (capacity)", _column("efficiency_capacity", format_percent)),
+    SummaryField("eff. (capacity)", lambda row: format_share(row["efficiency_capacity"])),
     SummaryField("eff. (naive)", _column("efficiency", format_percent)),
     SummaryField("vs serial", _column("speedup_vs_serial", format_ratio)),
     SummaryField("failed", _column("failed")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,15 @@ def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
     assert [tuple(r["worker_hosts"]) for r in records] == [
         ("laptop",), ("laptop", "hpc"), ("laptop", "hpc", "hpc")]
     assert all(r["verified"] for r in records)
+    # every worker, the SLURM jobs' included, was fingerprinted and calibrated on itself
+    (run_dir,) = results.iterdir()
+    hosts = json.loads((run_dir / "environment.json").read_text())["hosts"]
+    assert sorted(hosts) == ["hpc", "laptop"]
+    assert len(hosts["hpc"]["workers"]) == 2 and len(hosts["laptop"]["workers"]) == 1
+    assert all(w["capacity"] > 0 and w["alone_rate"] > 0
+               for h in hosts.values() for w in h["workers"].values())
+    assert all(h["fingerprint"]["packages"]["distributed"] for h in hosts.values())
+    assert all(sorted(r["executed_workers"]) == sorted(r["worker_names"]) for r in records)
     slurm_cluster.wait_no_jobs()
     assert not slurm_cluster.jobs()
 

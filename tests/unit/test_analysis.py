@@ -177,7 +177,7 @@ def test_amdahl_fits_from_records_of_exact_amdahl_times():
     assert (row["law"], row["unit"], row["points"], row["note"]) == ("amdahl", "workers", 4, "")
     two = fits.loc["processes"]
     assert two["serial_fraction"] == 0.0 and math.isnan(two["stderr"])
-    assert two["note"] == "2 points: no uncertainty"
+    assert two["note"] == "2 points: uncertainty unknown"
 
 
 def test_perfect_scaling_fits_zero_serial_fraction():

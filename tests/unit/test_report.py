@@ -237,7 +237,7 @@ def test_report_redraws_hosts_verdicts_and_both_efficiencies_from_the_run_dir_al
     assert "| desktop | desk | Ryzen 7 | 4 | none | none | desktop-0: 1.00 / 1.00 |" in text
     assert "| processes | start | middle | end | range |" in text
     assert "| 2 | 1.60× | 1.90× | 1.70× | 1.60×–1.90× |" in text
-    assert "## Scaling fits" in text and "2 points: no uncertainty" in text
+    assert "## Scaling fits" in text and "2 points: uncertainty unknown" in text
     assert "## Karp–Flatt serial fraction" in text
     assert '"hosts"' not in text  # the hosts are a table, not a JSON dump
     with open(run_dir / "summary.csv", newline="") as fh:
@@ -308,3 +308,12 @@ def test_plots_draw_both_ideals_error_bars_and_noisy_points():
     assert {"distributed (capacity)", "distributed (naive)"} <= labels
     naive = next(line for line in ax.get_lines() if line.get_label() == "distributed (naive)")
     assert naive.get_linestyle() == "--"
+
+
+def test_capacity_efficiency_cells_never_read_above_100_percent():
+    from clusterbench.report.tables import format_share
+
+    assert format_share(1.12) == "≥100%"
+    assert format_share(1.0) == "100%"
+    assert format_share(0.875) == "88%"
+    assert format_share(float("nan")) == "—"

@@ -89,7 +89,7 @@ def test_default_two_worker_run_gets_a_verdict_with_an_honest_fit():
     assert set(result) == {"processes"}  # no verdict on the serial scheduler
     sentence = result["processes"].sentence
     assert "94% of capacity up to 2 workers" in sentence
-    assert "(2 points: no uncertainty)" in sentence and "predicted" in sentence
+    assert "(2 points: uncertainty unknown)" in sentence and "predicted" in sentence
 
 
 def test_weak_scaling_verdict_uses_gustafson():
@@ -129,3 +129,21 @@ def test_without_a_capacity_the_verdict_says_it_uses_the_naive_ideal():
 def test_any_slowdown_at_two_workers_is_reported(speedup):
     verdict = judge(curve("threads", {1: 1.0, 2: speedup}), LINEAR)["threads"]
     assert verdict.slower and f"{speedup:.2f}× at 2 workers" in verdict.sentence
+
+
+def test_a_law_whose_cap_is_below_the_measured_speedup_is_called_a_misfit():
+    # Slower at 2 workers, then well past 1x: Amdahl's bounded fit caps it near 1x, which the
+    # run itself contradicts, so the sentence must not claim that cap.
+    verdict = judge(curve("processes", {1: 1.0, 2: 0.6, 3: 0.9, 4: 1.4, 5: 1.7}),
+                    LINEAR)["processes"]
+    assert "Amdahl's law does not fit this curve" in verdict.sentence
+    assert "the run reached 1.7×" in verdict.sentence
+    assert "caps it at" not in verdict.sentence.replace("(it caps at", "")
+
+
+def test_a_speedup_above_the_capacity_is_never_a_share_above_100_percent():
+    capacity = {"calibration": {"capacity": {"1": 1.0, "2": 1.6}}}
+    verdict = judge(curve("processes", {1: 1.0, 2: 1.9}), capacity)["processes"]
+    assert "at its measured capacity up to 2 workers" in verdict.sentence
+    assert "capacity underestimated" in verdict.sentence
+    assert "119%" not in verdict.sentence
