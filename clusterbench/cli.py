@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -117,9 +118,30 @@ def _add_lab(sub: argparse._SubParsersAction) -> None:
     lsub.add_parser("down", help="remove every namespace, link, cgroup and process of the lab")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so the same clean-up runs (pools closed,
+    clusters stopped, records already on disk kept) and the exit code follows the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _stop_like_ctrl_c() -> None:
+    """`kill`, systemd and CI timeouts send SIGTERM; a closed terminal sends SIGHUP.  Python's
+    default for both is to die on the spot, leaving every worker and pool process behind."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``clusterbench`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    _stop_like_ctrl_c()
     key = args.command + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
     module, _, function = COMMANDS[key].partition(":")
     try:
@@ -130,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"clusterbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("clusterbench: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"clusterbench: interrupted ({signal.Signals(signum).name}); everything it "
+              f"started is stopped, records measured so far are kept", file=sys.stderr)
+        return 128 + signum

@@ -23,9 +23,12 @@ def cli(*args: str, timeout: float = 600,
 
 
 def only_records(results: Path) -> list[dict]:
-    """The records of the single run directory under *results*."""
+    """The records of the single run directory under *results*, in point order (workload,
+    size, scheduler, workers, round): repeats run interleaved, in a seeded shuffle."""
     (run_dir,) = results.iterdir()
-    return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    return sorted(records, key=lambda r: (r["workload"], r["size"], r["scheduler"], r["workers"],
+                                          r.get("round", 0), r.get("attempt", 0)))
 
 
 def run_attached(results: Path, workers: str = "1,2") -> list[dict]:

@@ -143,7 +143,7 @@ def measured_stop(curve: _Curve) -> tuple[int, str] | None:
             continue  # the worker added no capacity: its gain per capacity is undefined
         gain = (curve.speedup[i] - curve.speedup[i - 1]) / added
         if gain < MIN_MARGINAL_GAIN:
-            return int(curve.workers[i - 1]), (f"marginal gain {gain:.1%} < "
+            return int(curve.workers[i - 1]), (f"marginal gain {_below(gain)} < "
                                                f"{MIN_MARGINAL_GAIN:.0%} from "
                                                f"{int(curve.workers[i - 1])} to {k} workers")
     return None
@@ -181,9 +181,9 @@ def predicted_stop(curve: _Curve, fit: Mapping[str, Any] | None) -> tuple[int, s
         return None
     first = int(np.argmax(failing))
     kind = "efficiency" if curve.naive else "capacity-efficiency"
-    reason = (f"{kind} {efficiency[first]:.1%} < {MIN_EFFICIENCY:.0%}"
+    reason = (f"{kind} {_below(efficiency[first])} < {MIN_EFFICIENCY:.0%}"
               if efficiency[first] < MIN_EFFICIENCY
-              else f"marginal gain {gain[first]:.1%} < {MIN_MARGINAL_GAIN:.0%}")
+              else f"marginal gain {_below(gain[first])} < {MIN_MARGINAL_GAIN:.0%}")
     return int(n[first]), reason
 
 
@@ -209,8 +209,8 @@ def _reach_part(curve: _Curve, stop: tuple[int, str] | None) -> list[str]:
     widest = int(curve.workers[last])
     if not curve.naive and efficiency > UNDERESTIMATED_MARGIN:
         # Never a share above 100 %: the capacity was measured low (noise), not exceeded.
-        return [f"at its measured capacity up to {widest} workers (the speedup is above it: "
-                f"capacity underestimated, noise)"]
+        # The flags part says why ("faster than the capacity-weighted ideal ... noise").
+        return [f"at its measured capacity up to {widest} workers"]
     return [f"{min(efficiency, 1.0):.0%} {of_what} up to {widest} workers"]
 
 

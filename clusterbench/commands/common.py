@@ -26,7 +26,7 @@ def inventory_from(path: str | None) -> Inventory:
 def out() -> Console:
     """Console for results (stdout); wide enough for the speedup table when piped."""
     console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=160)
+    return console if console.is_terminal else Console(highlight=False, width=200)
 
 
 def err() -> Console:

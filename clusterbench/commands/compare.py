@@ -34,6 +34,9 @@ def compare(args: argparse.Namespace) -> int:
     for line in code_notes(env_a, env_b):
         err().print(f"note: {line}")
     table = compare_records(run_a.records(), run_b.records(), args.threshold)
+    for torn in (run_a.torn, run_b.torn):
+        if torn:
+            err().print(f"warning: {torn}", markup=False)
     out().print(_rich_table(table, run_a.directory.name, run_b.directory.name))
     counts = table["verdict"].value_counts()
     always = ("slower", "faster", "unclear", "same")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clusterbench.commands.common import err, inventory_from, out
@@ -223,6 +224,7 @@ def _finish(store: RunStore, records: list) -> int:  # noqa: ANN001
     from clusterbench.report.terminal import print_run_summary
 
     report = build_report(store.directory)
+    _warn_torn(report.torn)
     print_run_summary(report.summary, report.fits, out(), err())
     out().print(f"run directory: {store.directory}")
     failed = [r for r in records if not r.verified and not r.worker_set_changed]
@@ -230,6 +232,11 @@ def _finish(store: RunStore, records: list) -> int:  # noqa: ANN001
         err().print(f"[red]{len(failed)} measurement(s) failed or did not verify; "
                     f"see {report.report_md}[/]")
     return 1 if failed else 0
+
+
+def _warn_torn(torn: str | None) -> None:
+    if torn:
+        err().print(f"[yellow]warning:[/] {escape(torn)}")
 
 
 def report(args: argparse.Namespace) -> int:
@@ -241,6 +248,7 @@ def report(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     built = build_report(run_dir)
+    _warn_torn(built.torn)
     print_run_summary(built.summary, built.fits, out(), err())
     out().print(f"wrote {', '.join(str(p.name) for p in built.files)} in {run_dir}")
     return 0

@@ -472,8 +472,18 @@ async def leftover_processes(host: SSHHost, session: str) -> list[str]:
 
 async def kill_leftovers(host: SSHHost, session: str) -> None:
     """Last resort of ``down``: kill anything tagged with *session* and remove its scratch dir."""
-    scratch = shlex.quote(session_dir(session))
-    await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; rm -rf {scratch}; true")
+    # The shell running this command has the whole command in its own command line, so
+    # neither half may spell the session directory literally, or pkill kills that shell
+    # before rm runs (it did: scratch directories piled up on every host).  The glob
+    # ``[c]lusterbench-...`` expands to the directory but does not match the pattern.
+    await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; "
+                           f"rm -rf {_self_excluding_glob(session)}; true")
+
+
+def _self_excluding_glob(session: str) -> str:
+    """A shell glob for the session directory whose text the pgrep pattern does not match."""
+    head, _, name = session_dir(session).rpartition("/")
+    return f"{shlex.quote(head)}/[{name[0]}]{shlex.quote(name[1:])}"
 
 
 def _self_excluding(session: str) -> str:

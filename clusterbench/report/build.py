@@ -42,6 +42,8 @@ class Report:
     # DataFrames do not support ==, so they stay out of the dataclass comparison.
     summary: pd.DataFrame = field(compare=False, repr=False)
     fits: pd.DataFrame = field(compare=False, repr=False)
+    #: One line when a torn last record was set aside (see RunStore.records), else None.
+    torn: str | None = None
 
     @property
     def files(self) -> list[Path]:
@@ -88,6 +90,7 @@ def build_report(run_dir: Path) -> Report:
     # An empty records.jsonl names no run; the directory is named after it anyway.
     run_id = records[0].run_id if records else run_dir.name
     report = Report(
+        torn=store.torn,
         run_dir=run_dir,
         summary_csv=run_dir / SUMMARY_CSV,
         speedup_png=run_dir / SPEEDUP_IMAGE,

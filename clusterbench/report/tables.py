@@ -202,10 +202,19 @@ def _speedup_with_interval(row: Mapping[str, Any]) -> str:
 
 #: The terminal's narrower table (the 95 % CI of the time stays in the report and CSV):
 #: 15 columns do not fit a terminal, and a truncated workload name is worse than a column less.
+def _count_with_failures(row: Mapping[str, Any]) -> str:
+    failed = int(row["failed"] or 0)
+    return f"{row['n']}" + (f" ({failed} failed)" if failed else "")
+
+
+_BY_HEADER = {field.header: field for field in SUMMARY_FIELDS}
 TERMINAL_FIELDS = [
-    *SUMMARY_FIELDS[:6],
+    *(_BY_HEADER[h] for h in ("workload", "size", "scheduler", "workers")),
+    SummaryField("n", _count_with_failures),
+    _BY_HEADER["median s"],
     SummaryField("speedup (95% CI)", _speedup_with_interval),
-    *SUMMARY_FIELDS[9:],
+    *(_BY_HEADER[h] for h in ("ideal (capacity)", "eff. (capacity)", "eff. (naive)",
+                              "vs serial", "flags")),
 ]
 
 
@@ -247,7 +256,11 @@ def speedup_table(summary: pd.DataFrame, title: str | None = None) -> Table:
     """
     table = Table(title=title, caption=EFFICIENCY_LEGEND)
     for field in TERMINAL_FIELDS:
-        table.add_column(field.header, justify="right" if field.right else "left")
+        # Names never truncated ("randomfores…" is two workloads); numbers and flags wrap.
+        table.add_column(field.header, justify="right" if field.right else "left",
+                         no_wrap=field.header in ("workload", "scheduler"),
+                         min_width=len(UNDERESTIMATED_FLAG.split()[-1]) if field.header == "flags"
+                         else None)
     for cells, row in zip(summary_rows(summary, TERMINAL_FIELDS), summary.to_dict("records"),
                           strict=True):
         style = "red" if row["failed"] else ("yellow" if point_flags(row) else None)

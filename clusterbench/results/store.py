@@ -31,6 +31,8 @@ class RunStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        #: Set by :meth:`records` when it set a torn last line aside: one line saying so.
+        self.torn: str | None = None
 
     @classmethod
     def create(cls, results_dir: Path, run_id: str) -> RunStore:
@@ -41,17 +43,44 @@ class RunStore:
 
     def append(self, record: Record) -> None:
         """Append one record and flush it to disk immediately."""
-        with open(self.directory / RECORDS, "a", encoding="utf-8") as fh:
-            fh.write(record.to_json() + "\n")
+        path = self.directory / RECORDS
+        # A file whose last line lacks its newline (written by hand) must not glue the new
+        # record onto it.
+        head = "\n" if _ends_without_newline(path) else ""
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(head + record.to_json() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
     def records(self) -> list[Record]:
-        """All records, in the order they were written."""
+        """All records, in the order they were written.
+
+        A torn *last* line (a crash or a full disk in the middle of an append) is moved to
+        ``records.jsonl.torn`` and named in :attr:`torn`, so the measurements before it can
+        still be reported and appended to; a bad line anywhere else is an error.
+        """
         path = self.directory / RECORDS
         if not path.exists():
             raise ClusterbenchError(f"{path}: no records.jsonl here; is this a run directory?")
-        return list(_read_records(path))
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+        try:
+            return list(_read_records(path, lines))
+        except _BadLine as bad:
+            if bad.number != len(lines):
+                raise ClusterbenchError(str(bad)) from None
+            self._set_aside(path, lines)
+            return list(_read_records(path, lines[:-1]))
+
+    def _set_aside(self, path: Path, lines: list[str]) -> None:
+        torn = path.with_name(RECORDS + ".torn")
+        with open(torn, "a", encoding="utf-8") as fh:
+            fh.write(lines[-1].rstrip("\n") + "\n")
+        kept = path.with_name(RECORDS + ".tmp")
+        kept.write_text("".join(lines[:-1]), encoding="utf-8")
+        os.replace(kept, path)
+        self.torn = (f"{path}: the last line was torn (a crash or a full disk during a "
+                     f"write); moved to {torn.name}, the {len(lines) - 1} records before it "
+                     f"are used")
 
     def write_environment(self, environment: dict[str, Any]) -> None:
         """Write ``environment.json``."""
@@ -64,11 +93,26 @@ class RunStore:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _read_records(path: Path) -> Iterable[Record]:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+def _ends_without_newline(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) != b"\n"
+    except OSError:  # missing or empty
+        return False
+
+
+class _BadLine(Exception):
+    def __init__(self, message: str, number: int) -> None:
+        super().__init__(message)
+        self.number = number
+
+
+def _read_records(path: Path, lines: list[str]) -> Iterable[Record]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             yield Record.from_dict(json.loads(line))
         except (ValueError, TypeError) as exc:
-            raise ClusterbenchError(f"{path}:{number}: not a valid record ({exc})") from None
+            raise _BadLine(f"{path}:{number}: not a valid record ({exc})", number) from None

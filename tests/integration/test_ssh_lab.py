@@ -15,6 +15,7 @@ import yaml
 
 from clusterbench.cluster.lifecycle import pid_alive, read_state, state_dir
 from clusterbench.lab import processes_in
+from clusterbench.launchers.ssh import session_dir
 from tests.fixtures.lab import make_lab
 from tests.helpers import cli, only_records
 
@@ -89,10 +90,13 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
     assert [r["workers"] for r in records if r["scheduler"] == "distributed"] == [1, 2, 3]
     assert all(r["verified"] for r in records)
 
+    scratch = Path(session_dir(state["session"]))
+    assert scratch.is_dir()  # the workers' scratch space (lab hosts share this filesystem)
     down = cli("down")
     assert down.returncode == 0, down.stderr
     assert not pid_alive(state["pid"])
     assert no_worker_left(lab)
+    assert not scratch.exists()  # removed on every host, not killed with its own shell
 
 
 def test_sweep_with_managed_ssh_cluster(lab, tmp_path):

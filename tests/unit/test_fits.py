@@ -40,21 +40,17 @@ def test_stderr_of_a_noisy_fit_is_honest():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_amdahl_fit_recovers_a_known_serial_fraction_from_noisy_data(seed):
-    measured = noisy(amdahl_speedup(CAPACITY, 0.07), seed)
-    fraction, stderr = fit_law("amdahl", CAPACITY, measured)
-    assert fraction == pytest.approx(0.07, abs=0.015)
-    assert 0 < stderr < 0.02
-    assert abs(fraction - 0.07) < 4 * stderr
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_gustafson_fit_recovers_a_known_serial_fraction_from_noisy_data(seed):
-    measured = noisy(gustafson_speedup(CAPACITY, 0.15), seed)
-    fraction, stderr = fit_law("gustafson", CAPACITY, measured)
-    assert fraction == pytest.approx(0.15, abs=0.05)
-    assert 0 < stderr < 0.03
-    assert abs(fraction - 0.15) < 4 * stderr
+@pytest.mark.parametrize(("law", "law_speedup", "true", "tolerance", "max_stderr"), [
+    ("amdahl", amdahl_speedup, 0.07, 0.015, 0.02),
+    ("gustafson", gustafson_speedup, 0.15, 0.05, 0.03),
+])
+def test_fit_recovers_a_known_serial_fraction_from_noisy_data(seed, law, law_speedup, true,
+                                                               tolerance, max_stderr):
+    measured = noisy(law_speedup(CAPACITY, true), seed)
+    fraction, stderr = fit_law(law, CAPACITY, measured)
+    assert fraction == pytest.approx(true, abs=tolerance)
+    assert 0 < stderr < max_stderr
+    assert abs(fraction - true) < 4 * stderr
 
 
 def test_the_two_laws_differ_and_each_fits_its_own_data():

@@ -104,3 +104,16 @@ all:
     assert (pi2.port, pi2.threads, pi2.python) == (2222, 2, "/usr/bin/python3")
     assert (desk.user, desk.tags, desk.workers) == ("me", ("desktops",), 1)
     assert pi1.tags == ("pis",)
+
+
+def test_leftover_cleanup_command_does_not_match_its_own_pattern():
+    # pkill -f matches whole command lines, the cleanup shell's own included: the rm half of
+    # the command must not spell the session directory, or pkill kills it before rm runs.
+    import re
+
+    from clusterbench.launchers.ssh import _self_excluding, _self_excluding_glob, session_dir
+
+    pattern = _self_excluding("s3ss").strip("'")
+    command = f"pkill -KILL -f -- {_self_excluding('s3ss')}; rm -rf {_self_excluding_glob('s3ss')}"
+    assert re.search(pattern, session_dir("s3ss") + "/w-0 dask worker")
+    assert not re.search(pattern, command)
