@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     backends: dict[str, Any] = {}
     try:
         backends = _backends(args, inventory, scenario)
-        points = plan_points(scenario, _maximum(backends, inventory), interfaces,
+        maximum = _maximum(backends, inventory)
+        points = plan_points(scenario, maximum, interfaces,
                              {mode: backend.max_workers for mode, backend in backends.items()})
+        _note_skipped(scenario, maximum)
         store = RunStore.create(Path(args.results_dir), new_run_id(scenario.name))
         environment = _environment(scenario, inventory, args)
         store.write_environment(environment)
@@ -53,6 +55,15 @@ def run(args: argparse.Namespace) -> int:
         for backend in {id(b): b for b in backends.values()}.values():
             backend.close()
     return _finish(store, records)
+
+
+def _note_skipped(scenario: Scenario, maximum: int) -> None:
+    from clusterbench.runner.scenario import skipped_counts
+
+    skipped = skipped_counts(scenario.workers, maximum)
+    if skipped:
+        err().print(f"note: worker count(s) {', '.join(map(str, skipped))} skipped: there are "
+                    f"{maximum} workers")
 
 
 def _check_workloads(scenario: Scenario) -> dict[str, str]:
@@ -93,7 +104,13 @@ def _backends(args: argparse.Namespace, inventory: Any, scenario: Scenario) -> d
 
     backends: dict[str, Any] = {}
     modes = set(scenario.schedulers)
-    if modes & {"distributed", "distributed-scatter"}:
+    uses_cluster = modes & {"distributed", "distributed-scatter"}
+    if (args.scheduler_address or args.attach) and not uses_cluster:
+        given = f"--scheduler-address {args.scheduler_address}" if args.scheduler_address \
+            else "--attach"
+        raise UsageError(f"{given}: no distributed mode in this run (schedulers: "
+                         f"{', '.join(scenario.schedulers)}); add --schedulers distributed")
+    if uses_cluster:
         if args.scheduler_address:
             cluster: Any = ExistingCluster(args.scheduler_address, order=scenario.order)
         elif args.attach:

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterbench.errors import LaunchError
+from clusterbench.errors import LaunchError, UsageError
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,14 @@ class ExistingCluster:
     def __post_init__(self) -> None:
         from distributed import Client
 
+        host, port = scheduler_endpoint(self.address)
+        _refuse_fast(self.address, host, port)
         try:
             self.client = Client(self.address, timeout=self.timeout)
-        except OSError as exc:
-            raise LaunchError(f"cannot reach the scheduler at {self.address}: {exc}") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise LaunchError(f"cannot reach the scheduler at {self.address}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                              ) from None
 
     @property
     def max_workers(self) -> int:
@@ -158,6 +162,48 @@ class ExistingCluster:
         """Resume the workers a point paused and disconnect; the cluster keeps running."""
         _release(self.client)
         self.client.close()
+
+
+#: Schemes a dask client can reach a scheduler by (``inproc`` is in-process only).
+SCHEMES = ("tcp", "tls")
+
+
+def scheduler_endpoint(address: str) -> tuple[str, int]:
+    """``(host, port)`` of a ``tcp://host:port`` / ``tls://host:port`` scheduler address
+    (a bare ``host:port`` is tcp, as for dask itself).
+
+    Raises
+    ------
+    UsageError
+        One line saying what is wrong with *address* (pure: nothing is contacted).
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    hint = "expected tcp://HOST:PORT or tls://HOST:PORT"
+    try:
+        scheme, location = parse_address(address, strict=False)
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError):
+        raise UsageError(f"--scheduler-address {address!r}: {hint}") from None
+    if scheme not in SCHEMES or not host or not port:
+        raise UsageError(f"--scheduler-address {address!r}: {hint}"
+                         + (f" (not {scheme}://)" if scheme not in SCHEMES else ""))
+    return host, int(port)
+
+
+def _refuse_fast(address: str, host: str, port: int, seconds: float = 5.0) -> None:
+    """Fail in seconds when nothing listens there: the client itself retries a refused
+    connection until its whole timeout (60 s) has passed."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            return
+    except ConnectionRefusedError:
+        raise LaunchError(f"cannot reach the scheduler at {address}: connection refused "
+                          f"(nothing listens on {host}:{port})") from None
+    except OSError:
+        return  # slow or filtered: let the client try with its own timeout
 
 
 def _release(client: Any) -> None:

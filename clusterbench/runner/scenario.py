@@ -187,7 +187,7 @@ def _blas(value: Any, source: str) -> int | None:
 
 def _workers_text(value: Any, source: str) -> str:
     text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    expand_workers(text, 64, source)  # validate now, expand once the inventory is known
+    expand_workers(text, 10**6, source)  # validate the syntax now, expand once the maximum is known
     return text
 
 
@@ -210,7 +210,21 @@ def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[
         raise ScenarioError(f"{source}: field 'workers': counts must be positive, got {text!r}")
     if end is not None:
         numbers += _progression(numbers, end)
-    return tuple(sorted({n for n in numbers if n <= maximum}))
+    counts = tuple(sorted({n for n in numbers if n <= maximum}))
+    if not counts:
+        raise ScenarioError(f"{source}: field 'workers': none of {text!r} fits the {maximum} "
+                            f"worker(s) available; the largest is {maximum}")
+    return counts
+
+
+def skipped_counts(text: str, maximum: int) -> list[int]:
+    """Counts written out in *text* that exceed *maximum* and are skipped, for a note; none
+    for a text ending in ``..max``, where "up to the maximum" is what was asked."""
+    head, dots, _ = text.replace(" ", "").partition("..")
+    if dots:
+        return []
+    return sorted({int(part) for part in head.split(",") if part.isdigit()
+                   and int(part) > maximum})
 
 
 def _count(part: str, maximum: int) -> int:

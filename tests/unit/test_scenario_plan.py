@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -115,3 +116,29 @@ def test_order_is_inventory_by_default_fastest_first_on_request_and_validated():
     with pytest.raises(ScenarioError, match="field 'order': must be one of inventory, "
                                             "fastest-first, got 'fastest'"):
         parse_scenario(base | {"order": "fastest"})
+
+
+def test_worker_counts_that_do_not_fit_are_an_error_or_a_note():
+    from clusterbench.runner.scenario import skipped_counts
+
+    with pytest.raises(ScenarioError, match="none of '99' fits the 2 worker"):
+        expand_workers("99", 2)
+    assert expand_workers("1,2,99", 2) == (1, 2)
+    assert skipped_counts("1,2,99", 2) == [99]       # said in a note, never silently
+    assert skipped_counts("1,2,4..max", 2) == []     # "up to max" asked for exactly that
+    assert parse_scenario({"workloads": ["montecarlo"], "workers": "1,128"}).workers == "1,128"
+
+
+@pytest.mark.parametrize(("address", "words"), [
+    ("garbage", "expected tcp://HOST:PORT"),
+    ("http://127.0.0.1:8786", "(not http://)"),
+    ("tcp://127.0.0.1", "expected tcp://HOST:PORT"),
+])
+def test_scheduler_address_is_checked_before_anything_starts(address, words):
+    from clusterbench.errors import UsageError
+    from clusterbench.runner.backends import scheduler_endpoint
+
+    with pytest.raises(UsageError, match=re.escape(words)):
+        scheduler_endpoint(address)
+    assert scheduler_endpoint("tls://10.0.0.5:8786") == ("10.0.0.5", 8786)
+    assert scheduler_endpoint("127.0.0.1:8786") == ("127.0.0.1", 8786)
