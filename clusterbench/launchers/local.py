@@ -24,6 +24,8 @@ class LocalLauncher:
             "host": context.scheduler_address or "127.0.0.1",
             "local_directory": context.local_directory,
             "silence_logs": logging.WARNING,
+            # Ctrl-C is clusterbench's to handle, not each worker's (no traceback per worker).
+            "preload": ["clusterbench.launchers.quiet_interrupt"],
         }
         return {
             slot.spec_name: {"cls": "distributed.Nanny", "options": dict(options)}

@@ -215,9 +215,13 @@ def blas_threads_for(slots: int, cores: int | None = None) -> int:
 
 
 def _limit_blas(threads: int) -> None:
-    """Process-pool initializer: cap BLAS/OpenMP threads in a worker process."""
+    """Process-pool initializer: cap BLAS/OpenMP threads in a worker process, and leave
+    Ctrl-C to the parent (which shuts the pool down) instead of a traceback per process."""
+    import signal
+
     from threadpoolctl import threadpool_limits
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in BLAS_ENV_VARS:
         os.environ[name] = str(threads)
     threadpool_limits(threads)

@@ -1,10 +1,12 @@
 """SIGTERM / SIGHUP to ``clusterbench run`` stop it like Ctrl-C: every process it started
 (pool processes, Nanny and worker processes) is gone within 10 s, the records measured so
-far stay on disk, the exit code follows the signal, and no traceback is printed."""
+far stay on disk, the exit code follows the signal, and no traceback is printed — also for
+Ctrl-C, which a terminal sends to the whole process group, workers included."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,8 +28,9 @@ def _records(results: Path) -> list[dict]:
     return [json.loads(line) for line in files[0].read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_signal_stops_the_run_and_everything_it_started(tmp_path, signum):
+@pytest.mark.parametrize(("signum", "to_group"), [
+    (signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True)])
+def test_signal_stops_the_run_and_everything_it_started(tmp_path, signum, to_group):
     results = tmp_path / "results"
     run = subprocess.Popen(
         [sys.executable, "-m", "clusterbench", "run", "scaling", "--size", "small",
@@ -42,7 +45,10 @@ def test_signal_stops_the_run_and_everything_it_started(tmp_path, signum):
             time.sleep(0.2)
         started = psutil.Process(run.pid).children(recursive=True)
         assert len(started) >= 4  # 2 pool processes + Nannies and their workers
-        run.send_signal(signum)
+        if to_group:  # as a terminal's Ctrl-C: every process of the foreground group
+            os.killpg(run.pid, signum)
+        else:
+            run.send_signal(signum)
         sent = time.monotonic()
         _, stderr = run.communicate(timeout=30)
         gone, alive = psutil.wait_procs(started, timeout=max(0.1, 10 - (time.monotonic() - sent)))
@@ -51,7 +57,7 @@ def test_signal_stops_the_run_and_everything_it_started(tmp_path, signum):
             run.kill()
     assert not alive, [p.info if hasattr(p, "info") else p for p in alive]
     assert run.returncode == 128 + signum
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert f"interrupted ({signal.Signals(signum).name})" in stderr
     kept = _records(results)
     assert len(kept) >= 2 and all(r["verified"] for r in kept)
