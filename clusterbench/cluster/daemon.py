@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
-from clusterbench.cluster.lifecycle import down_file, write_state
+from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, down_file, write_state
 from clusterbench.cluster.spec import build_cluster_spec
 from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.inventory.load import load_inventory
@@ -49,8 +49,8 @@ async def serve(inventory_path: str, path: Path, timeout: float) -> int:
         write_state(path, base | {"status": "failed", "error": str(exc)})
     finally:
         await cluster.close()
-        leftovers = await _leftovers(inventory, session)
-        write_state(down_file(path), base | {"leftovers": leftovers})
+        found = await leftovers(inventory, session)
+        write_state(down_file(path), base | {"leftovers": found})
     return 0
 
 
@@ -129,7 +129,7 @@ def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> dict[str, Any]:
             "memory": info.get("memory_limit")}
 
 
-async def _leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
+async def leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
     """Processes of this session still alive on SSH hosts after close; killed if any.
 
     Hosts are checked concurrently, all checks before any kill: fake lab hosts share
@@ -140,9 +140,16 @@ async def _leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]
 
     hosts = [h for h in inventory.hosts if isinstance(h, SSHHost)]
     found = await asyncio.gather(*[_guarded(leftover_processes(h, session)) for h in hosts])
-    await asyncio.gather(*[_guarded(kill_leftovers(h, session)) for h in hosts])
+    # Kill and clean only where the check got an answer: an unreachable host would only
+    # make `down` wait once more for nothing (it is reported as not checked).
+    reached = [h for h, lines in zip(hosts, found, strict=True) if not _unchecked(lines)]
+    await asyncio.gather(*[_guarded(kill_leftovers(h, session)) for h in reached])
     return {host.name: remaining for host, remaining in zip(hosts, found, strict=True)
             if remaining}
+
+
+def _unchecked(lines: list[str]) -> bool:
+    return bool(lines) and lines[0].startswith(COULD_NOT_CHECK)
 
 
 async def _guarded(check: Any) -> Any:
@@ -150,7 +157,7 @@ async def _guarded(check: Any) -> Any:
     try:
         return await check
     except (ClusterbenchError, OSError) as exc:
-        return [f"could not check: {exc}"]
+        return [f"{COULD_NOT_CHECK}: {exc or type(exc).__name__}"]
 
 
 def main(argv: list[str]) -> int:

@@ -38,6 +38,10 @@ def state_file(cluster: str) -> Path:
     return state_dir() / f"cluster-{cluster}.json"
 
 
+#: How a host that could not be checked for leftovers is reported (never as "killed").
+COULD_NOT_CHECK = "could not check"
+
+
 def down_file(path: Path) -> Path:
     """Where the daemon leaves its last word (leftover processes) when it stops."""
     return path.with_name(path.name.replace("cluster-", "down-", 1))
@@ -179,12 +183,16 @@ def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
     """
     state = read_state(path)
     pid = state.get("pid")
+    last_word = down_file(path)
+    last_word.unlink(missing_ok=True)  # an earlier session's word is not this one's
     if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         _reap(pid, grace)
         if pid_alive(pid):
             os.killpg(pid, signal.SIGKILL)
-    final = read_state(down_file(path)) or state
+    final = read_state(last_word) or state
+    if final.get("session") != state.get("session"):
+        final = state
     for worker_pid in state.get("local_pids", []):
         if pid_alive(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)

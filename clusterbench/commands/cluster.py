@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from clusterbench.cluster import lifecycle
 from clusterbench.commands.common import err, out
-from clusterbench.errors import StateError
+from clusterbench.errors import ClusterbenchError, StateError
 from clusterbench.inventory.load import load_inventory
 
 
@@ -103,11 +104,42 @@ def down(args: argparse.Namespace) -> int:
     paths = sorted(lifecycle.state_dir().glob("cluster-*.json"))
     if not paths:
         raise StateError("no cluster is up; nothing to stop")
+    unverified = []
     for path in paths:
         final = lifecycle.stop(path, grace=args.timeout)
-        leftovers = final.get("leftovers") or {}
-        for host, processes in leftovers.items():
-            err().print(f"[yellow]{host}: {len(processes)} process(es) outlived close and were "
-                        f"killed[/]")
+        found = final.get("leftovers")
+        if found is None:  # the daemon died before it could check: check from here
+            found = _check_hosts(final)
+        unverified += _report_leftovers(found)
         out().print(f"stopped cluster {final.get('cluster', path.stem)!r}")
-    return 0
+    if unverified:
+        err().print(f"[red]could not verify that nothing is left on: {', '.join(unverified)}[/]")
+    return 1 if unverified else 0
+
+
+def _check_hosts(state: dict[str, Any]) -> dict[str, list[str]]:
+    """The leftover sweep the daemon runs on stopping, run here when it was killed first."""
+    import asyncio
+
+    from clusterbench.cluster.daemon import leftovers
+
+    if not state.get("inventory") or not state.get("session"):
+        return {}
+    try:
+        inventory = load_inventory(state["inventory"])
+    except ClusterbenchError as exc:
+        return {"(inventory)": [f"{lifecycle.COULD_NOT_CHECK}: {exc}"]}
+    return asyncio.run(leftovers(inventory, state["session"]))
+
+
+def _report_leftovers(found: dict[str, list[str]]) -> list[str]:
+    """Print what the leftover sweep found; the hosts that could not be checked."""
+    unverified = []
+    for host, lines in found.items():
+        if lines and lines[0].startswith(lifecycle.COULD_NOT_CHECK):
+            unverified.append(host)
+            err().print(f"[yellow]{host}: {escape(lines[0])}[/]")
+        else:
+            err().print(f"[yellow]{host}: {len(lines)} process(es) outlived close and were "
+                        f"killed[/]")
+    return unverified

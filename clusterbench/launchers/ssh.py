@@ -23,7 +23,6 @@ ready when it has written its scheduler file and a client connects to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shlex
 from collections import deque
 from dataclasses import dataclass
@@ -37,6 +36,9 @@ from clusterbench.launchers.base import SpecContext, WorkerSlot, blas_env
 
 REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
 STOP_GRACE = 5.0
+#: Longest wait for one remote command of a stop (a kill, a leftover check): a host whose link
+#: is cut must not hold `down` for the minutes TCP takes to give up.
+REMOTE_STOP_SECONDS = 5.0
 SCHEDULER_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
 
@@ -227,12 +229,21 @@ async def open_connection(host: SSHHost) -> Any:
 
 
 async def run_remote(host: SSHHost, command: str, timeout: float = 30.0) -> Any:
-    """Run *command* on *host* over the shared connection; return asyncssh's result."""
-    connection = await CONNECTIONS.acquire(host)
+    """Run *command* on *host* over the shared connection; return asyncssh's result.
+
+    *timeout* bounds the whole of it, connecting included (a cut link must not hang).
+    """
+    async def run() -> Any:
+        connection = await CONNECTIONS.acquire(host)
+        try:
+            return await connection.run(command, check=False)
+        finally:
+            CONNECTIONS.release(host, connection)
+
     try:
-        return await asyncio.wait_for(connection.run(command, check=False), timeout)
-    finally:
-        CONNECTIONS.release(host, connection)
+        return await asyncio.wait_for(run(), timeout)
+    except asyncio.TimeoutError:
+        raise LaunchError(f"host {host.name!r}: no answer within {timeout:g} s") from None
 
 
 class _RemoteProcess(ProcessInterface):
@@ -284,22 +295,32 @@ class _RemoteProcess(ProcessInterface):
     async def close(self) -> None:
         """SIGTERM the recorded PID, SIGKILL after a grace period, drop the channel."""
         if self._process is not None and self._process.exit_status is None:
-            await self._signal("TERM")
-            try:
-                await asyncio.wait_for(self._process.wait_closed(), STOP_GRACE)
-            except asyncio.TimeoutError:
-                await self._signal("KILL")
+            # A host that does not answer the TERM within REMOTE_STOP_SECONDS (a cut link)
+            # is not waited for again: `down` reports it as not verified instead.
+            if await self._signal("TERM"):
+                try:
+                    await asyncio.wait_for(self._process.wait_closed(), STOP_GRACE)
+                except asyncio.TimeoutError:
+                    await self._signal("KILL")
             self._process.close()
         if self._connection is not None:
             CONNECTIONS.release(self.host, self._connection)
             self._connection = None
         await super().close()
 
-    async def _signal(self, signal: str) -> None:
+    async def _signal(self, signal: str) -> bool:
+        """Send *signal* to the recorded PID; False when the host did not answer in time."""
         pid_file = shlex.quote(f"{session_dir(self.session)}/{self.role}.pid")
         # The connection may be gone; the PTY hang-up then stops the process.
-        with contextlib.suppress(Exception):
-            await self._connection.run(f"kill -{signal} $(cat {pid_file}) 2>/dev/null", check=False)
+        try:
+            await asyncio.wait_for(
+                self._connection.run(f"kill -{signal} $(cat {pid_file}) 2>/dev/null",
+                                     check=False), REMOTE_STOP_SECONDS)
+        except asyncio.TimeoutError:
+            return False
+        except Exception:  # noqa: BLE001 - a closed connection: the PTY hang-up stops it
+            return True
+        return True
 
 
 class SSHWorker(_RemoteProcess):
@@ -466,7 +487,8 @@ LAUNCHER = SSHLauncher()
 
 async def leftover_processes(host: SSHHost, session: str) -> list[str]:
     """PIDs and command lines of our processes still alive on *host* (for ``down``)."""
-    result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true")
+    result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true",
+                              timeout=REMOTE_STOP_SECONDS)
     return [line for line in (result.stdout or "").splitlines() if line.strip()]
 
 
@@ -477,7 +499,8 @@ async def kill_leftovers(host: SSHHost, session: str) -> None:
     # before rm runs (it did: scratch directories piled up on every host).  The glob
     # ``[c]lusterbench-...`` expands to the directory but does not match the pattern.
     await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; "
-                           f"rm -rf {_self_excluding_glob(session)}; true")
+                           f"rm -rf {_self_excluding_glob(session)}; true",
+                     timeout=REMOTE_STOP_SECONDS)
 
 
 def _self_excluding_glob(session: str) -> str:
