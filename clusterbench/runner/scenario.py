@@ -38,6 +38,8 @@ _FIELDS = {"name", "description", "workloads", "size", "schedulers", "workers", 
            "warmup", "seed", "blas_threads", "order", "timeout", "order_points", "stabilize",
            "retries", "scaling"}
 ORDER_POINTS = ("interleaved", "blocked")
+#: Most worker counts one sweep may list (each is a point per mode and workload).
+MAX_WORKER_COUNTS = 1024
 SCALING = ("strong", "weak")
 
 
@@ -187,7 +189,7 @@ def _blas(value: Any, source: str) -> int | None:
 
 def _workers_text(value: Any, source: str) -> str:
     text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    expand_workers(text, 10**6, source)  # validate the syntax now, expand once the maximum is known
+    _parse_counts(text, 1, source)  # the syntax now; the counts once the maximum is known
     return text
 
 
@@ -198,6 +200,21 @@ def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[
     b = 2a, else step b-a); ``a..max`` steps by one; ``max`` itself is always
     included when the text ends in ``..max``.
     """
+    numbers, end = _parse_counts(text, maximum, source)
+    if end is not None:
+        try:
+            numbers += _progression(numbers, end, maximum)
+        except ValueError as exc:
+            raise ScenarioError(f"{source}: field 'workers': {text!r} gives {exc}") from None
+    counts = tuple(sorted({n for n in numbers if n <= maximum}))
+    if not counts:
+        raise ScenarioError(f"{source}: field 'workers': none of {text!r} fits the {maximum} "
+                            f"worker(s) available; the largest is {maximum}")
+    return counts
+
+
+def _parse_counts(text: str, maximum: int, source: str) -> tuple[list[int], int | None]:
+    """The listed counts and the progression's end (None without ``..``), checked."""
     head, dots, tail = text.replace(" ", "").partition("..")
     try:
         numbers = [_count(part, maximum) for part in head.split(",") if part]
@@ -208,13 +225,7 @@ def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[
         ) from None
     if not numbers or any(n < 1 for n in numbers):
         raise ScenarioError(f"{source}: field 'workers': counts must be positive, got {text!r}")
-    if end is not None:
-        numbers += _progression(numbers, end)
-    counts = tuple(sorted({n for n in numbers if n <= maximum}))
-    if not counts:
-        raise ScenarioError(f"{source}: field 'workers': none of {text!r} fits the {maximum} "
-                            f"worker(s) available; the largest is {maximum}")
-    return counts
+    return numbers, end
 
 
 def skipped_counts(text: str, maximum: int) -> list[int]:
@@ -231,7 +242,8 @@ def _count(part: str, maximum: int) -> int:
     return maximum if part == "max" else int(part)
 
 
-def _progression(numbers: list[int], end: int) -> list[int]:
+def _progression(numbers: list[int], end: int, maximum: int) -> list[int]:
+    """The counts after *numbers* up to *end*; none past *maximum* is generated."""
     last = numbers[-1]
     prev = numbers[-2] if len(numbers) > 1 else None
     doubling = prev is not None and last == 2 * prev
@@ -239,9 +251,11 @@ def _progression(numbers: list[int], end: int) -> list[int]:
     out = []
     while True:
         last = last * 2 if doubling else last + step
-        if last >= end:
+        if last >= end or last > maximum:
             break
         out.append(last)
+        if len(out) > MAX_WORKER_COUNTS:  # "1..100000000" must not build a huge list
+            raise ValueError(f"more than {MAX_WORKER_COUNTS} worker counts")
     return [*out, end]
 
 

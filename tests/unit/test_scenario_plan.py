@@ -142,3 +142,9 @@ def test_scheduler_address_is_checked_before_anything_starts(address, words):
         scheduler_endpoint(address)
     assert scheduler_endpoint("tls://10.0.0.5:8786") == ("10.0.0.5", 8786)
     assert scheduler_endpoint("127.0.0.1:8786") == ("127.0.0.1", 8786)
+
+
+def test_a_worker_progression_is_bounded():
+    with pytest.raises(ScenarioError, match="more than 1024 worker counts"):
+        expand_workers("1..100000000", 10**9)
+    assert len(expand_workers("1..max", 1000)) == 1000
