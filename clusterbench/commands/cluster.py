@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from clusterbench.cluster import lifecycle
-from clusterbench.commands.common import err, out
+from clusterbench.commands.common import err, out, report_leftovers
 from clusterbench.errors import ClusterbenchError, StateError
 from clusterbench.inventory.load import load_inventory
 
@@ -110,7 +109,7 @@ def down(args: argparse.Namespace) -> int:
         found = final.get("leftovers")
         if found is None:  # the daemon died before it could check: check from here
             found = _check_hosts(final)
-        unverified += _report_leftovers(found)
+        unverified += report_leftovers(found)
         out().print(f"stopped cluster {final.get('cluster', path.stem)!r}")
     if unverified:
         err().print(f"[red]could not verify that nothing is left on: {', '.join(unverified)}[/]")
@@ -130,16 +129,3 @@ def _check_hosts(state: dict[str, Any]) -> dict[str, list[str]]:
     except ClusterbenchError as exc:
         return {"(inventory)": [f"{lifecycle.COULD_NOT_CHECK}: {exc}"]}
     return asyncio.run(leftovers(inventory, state["session"]))
-
-
-def _report_leftovers(found: dict[str, list[str]]) -> list[str]:
-    """Print what the leftover sweep found; the hosts that could not be checked."""
-    unverified = []
-    for host, lines in found.items():
-        if lines and lines[0].startswith(lifecycle.COULD_NOT_CHECK):
-            unverified.append(host)
-            err().print(f"[yellow]{host}: {escape(lines[0])}[/]")
-        else:
-            err().print(f"[yellow]{host}: {len(lines)} process(es) outlived close and were "
-                        f"killed[/]")
-    return unverified

@@ -32,3 +32,21 @@ def out() -> Console:
 def err() -> Console:
     """Console for progress and notes (stderr), so stdout stays parseable."""
     return Console(stderr=True, highlight=False)
+
+
+def report_leftovers(found: dict[str, list[str]]) -> list[str]:
+    """Print what a leftover sweep found (``down``, a managed run); the hosts that could not
+    be checked."""
+    from rich.markup import escape
+
+    from clusterbench.cluster.lifecycle import COULD_NOT_CHECK
+
+    unverified = []
+    for host, lines in found.items():
+        if lines and lines[0].startswith(COULD_NOT_CHECK):
+            unverified.append(host)
+            err().print(f"[yellow]{host}: {escape(lines[0])}[/]")
+        else:
+            err().print(f"[yellow]{host}: {len(lines)} process(es) outlived close and were "
+                        f"killed[/]")
+    return unverified

@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from clusterbench.commands.common import err, inventory_from, out
+from clusterbench.commands.common import err, inventory_from, out, report_leftovers
 from clusterbench.errors import ScenarioError, UsageError
 from clusterbench.results.environment import capture_environment
 from clusterbench.results.store import RunStore, new_run_id
@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for backend in {id(b): b for b in backends.values()}.values():
             backend.close()
+            report_leftovers(getattr(backend, "leftovers", {}))
     return _finish(store, records)
 
 

@@ -23,6 +23,7 @@ and stored with the run's calibration.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ class ManagedCluster:
         self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
         self._ready: list[Any] | None = None
+        self.session = secrets.token_hex(4)
+        #: What the leftover sweep of :meth:`close` found, per SSH host (as `down` reports).
+        self.leftovers: dict[str, list[str]] = {}
         self.client: Any = None
 
     @property
@@ -63,7 +67,7 @@ class ManagedCluster:
 
         start = time.perf_counter()
         if self._cluster is None:
-            self._cluster = _start_cluster(self.inventory)
+            self._cluster = _start_cluster(self.inventory, self.session)
             self.client = Client(self._cluster)
         if self._ready is None:
             self._ready = self._cluster.sync(self._cluster.use_workers, self.max_workers,
@@ -96,15 +100,24 @@ class ManagedCluster:
             self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+            self.leftovers = _sweep_hosts(self.inventory, self.session)
 
 
-def _start_cluster(inventory: Any) -> Any:
-    import secrets
+def _sweep_hosts(inventory: Any, session: str) -> dict[str, list[str]]:
+    """The same leftover sweep as `down`'s (kill stragglers, remove the session's scratch
+    directory on every SSH host): a managed sweep left both behind on every host."""
+    import asyncio
 
+    from clusterbench.cluster.daemon import leftovers
+
+    return asyncio.run(leftovers(inventory, session))
+
+
+def _start_cluster(inventory: Any, session: str) -> Any:
     from clusterbench.cluster.cluster import InventoryCluster
     from clusterbench.cluster.spec import build_cluster_spec
 
-    spec = build_cluster_spec(inventory, session=secrets.token_hex(4))
+    spec = build_cluster_spec(inventory, session=session)
     return InventoryCluster(spec, name=inventory.cluster, asynchronous=False)
 
 

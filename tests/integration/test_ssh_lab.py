@@ -100,6 +100,7 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
 
 
 def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
+    scratch_before = set(Path("/tmp").glob("clusterbench-*"))
     results = tmp_path / "results"
     run = cli("run", "scaling", "-i", lab.inventory, "--size", "tiny",
               "--workloads", "montecarlo,randomforest",
@@ -120,6 +121,8 @@ def test_sweep_with_managed_ssh_cluster(lab, tmp_path):
     assert scatter == {"randomforest"}  # joblib-only mode
     assert all(r["verified"] for r in records)
     assert no_worker_left(lab)
+    # the run's remote scratch directory went with its workers (lab hosts share this /tmp)
+    assert set(Path("/tmp").glob("clusterbench-*")) <= scratch_before
 
 
 def test_fastest_first_adds_the_unthrottled_desktop_before_the_pis(lab, tmp_path):
