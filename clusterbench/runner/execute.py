@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from clusterbench.analysis.stats import NOISY_CV as STATS_NOISY_CV
+from clusterbench.analysis.stats import SampleStats
 from clusterbench.errors import ClusterbenchError
 from clusterbench.results.record import Record
 from clusterbench.results.store import RunStore
@@ -39,8 +40,9 @@ Listener = Callable[[str, Any], None]
 #: Fewer tasks than this per worker slot leaves workers idle at the end of a repeat
 #: (and makes heterogeneous workers wait on the slowest): the record says so.
 MIN_TASKS_PER_WORKER = 4
-#: Coefficient of variation above which a point is noisy (and --stabilize re-runs it).
-NOISY_CV = 0.10
+#: Coefficient of variation above which a point is noisy (and --stabilize re-runs it):
+#: the analysis' threshold, so the sweep re-runs exactly the points the report flags.
+NOISY_CV = STATS_NOISY_CV
 #: Longest wait for a planned worker that is restarting before a repeat gives up on it.
 LOST_WORKER_SECONDS = 60.0
 
@@ -68,10 +70,7 @@ class _Open:
 
     @property
     def noisy(self) -> bool:
-        if len(self.seconds) < 2:
-            return False
-        mean = statistics.fmean(self.seconds)
-        return mean > 0 and statistics.stdev(self.seconds) / mean > NOISY_CV
+        return bool(SampleStats.of(self.seconds).cv > NOISY_CV)  # NaN (n < 2): not noisy
 
 
 @dataclass
@@ -187,7 +186,7 @@ class Sweep:
             self.listener("extra", point)
 
     def _attempt(self, point: Point, opened: _Open, round_index: int, attempt: int) -> Record:
-        ctx, workers = opened.ctx, opened.workers
+        workers = opened.workers
         client = self.backends[point.scheduler].client if workers else None
         facts = {"round": round_index, "attempt": attempt, "choice": opened.choice,
                  "scale": opened.scale}
@@ -203,8 +202,6 @@ class Sweep:
                                      worker_set_changed=True, worker_set_note=changed, **facts)
             self._close(point, failed=True)
             return self._failure(point, f"{type(exc).__name__}: {exc}", workers, **facts)
-        finally:
-            ctx.worker_addresses = workers.addresses if workers else ()
 
     def _resolve(self, client: Any, workers: PointWorkers | None) -> dict[str, str] | None:
         """The planned workers' addresses right now (following restarted workers by name),
