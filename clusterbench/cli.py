@@ -56,9 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INSECURE_HELP = ("no TLS for a cluster that leaves this machine (default: a per-cluster CA, "
+                 "mutual TLS): anyone who reaches the scheduler can run code on the workers")
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a scenario (scaling, schedulers or a YAML file)")
-    run.add_argument("scenario", help="scenario name (scenarios/<name>.yml) or a YAML path")
+    run.add_argument("scenario", nargs="?",
+                     help="scenario name (scenarios/<name>.yml) or a YAML path")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="complete an interrupted run: only its missing repeats, with its "
+                     "recorded scenario, inventory and seed")
+    run.add_argument("--force", action="store_true",
+                     help="with --resume: resume although code, packages, machine or "
+                     "inventory changed")
     run.add_argument("-i", "--inventory", help="inventory file (default: inventories/local.yml)")
     run.add_argument("--workloads", help="comma-separated workloads, e.g. montecarlo,randomforest")
     run.add_argument("--workers", help="worker counts, e.g. 1,2 or 1,2,4..max")
@@ -81,6 +92,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--weak", action="store_true",
                      help="weak scaling: the problem grows with the workers' capacity")
     run.add_argument("--results-dir", default="results", help="where run directories go")
+    run.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
     attach = run.add_mutually_exclusive_group()
     attach.add_argument("--scheduler-address", help="use an existing cluster (tcp://host:port)")
     attach.add_argument("--attach", action="store_true",
@@ -92,6 +104,7 @@ def _add_cluster(sub: argparse._SubParsersAction) -> None:
     up.add_argument("inventory")
     up.add_argument("--dry-run", action="store_true", help="print worker commands/job scripts")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for workers")
+    up.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
     sub.add_parser("status", help="show the cluster `up` started")
     down = sub.add_parser("down", help="stop everything `up` started")
     down.add_argument("--timeout", type=float, default=60.0)
@@ -156,4 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"clusterbench: interrupted ({signal.Signals(signum).name}); everything it "
               f"started is stopped, records measured so far are kept", file=sys.stderr)
+        if getattr(exc, "resume_hint", None):  # set by `run` once its directory exists
+            print(f"resume with: {exc.resume_hint}", file=sys.stderr)
         return 128 + signum

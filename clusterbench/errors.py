@@ -71,6 +71,11 @@ class LabError(ClusterbenchError):
     exit_code = 5
 
 
+class DiskFullError(ClusterbenchError):
+    """The disk of a run directory is full (ENOSPC/EDQUOT): the sweep stops, the records
+    written before stay complete."""
+
+
 def _tail(text: str, lines: int = 3) -> str:
     """Last non-empty lines of *text*, joined with `` | `` so the message stays one line."""
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()]

@@ -1,6 +1,6 @@
 """The detached process behind ``clusterbench up`` (see :mod:`.lifecycle`).
 
-Usage: ``python -m clusterbench.cluster.daemon INVENTORY STATE_FILE TIMEOUT``.
+Usage: ``python -m clusterbench.cluster.daemon INVENTORY STATE_FILE TIMEOUT [--insecure]``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
 from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, down_file, write_state
-from clusterbench.cluster.spec import build_cluster_spec
+from clusterbench.cluster.security import create_credentials, security_label, wants_tls
+from clusterbench.cluster.spec import build_cluster_spec, scheduler_address
 from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.inventory.load import load_inventory
 from clusterbench.inventory.model import Inventory, SSHHost
@@ -25,22 +26,27 @@ from clusterbench.inventory.model import Inventory, SSHHost
 PUBLISH_SECONDS = 0.2
 
 
-async def serve(inventory_path: str, path: Path, timeout: float) -> int:
+async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool = False) -> int:
     """Start the cluster, publish its state, wait for SIGTERM, stop everything."""
     inventory = load_inventory(inventory_path)
     session = secrets.token_hex(4)
+    credentials = _credentials(inventory, session, path, insecure)
     base = {"pid": os.getpid(), "cluster": inventory.cluster, "inventory": inventory_path,
-            "session": session}
+            "session": session, "security": security_label(inventory, insecure),
+            "tls_dir": str(credentials.directory) if credentials else None,
+            "scheduler_ssh": _ssh_target(inventory)}
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stopping.set)
-    spec = build_cluster_spec(inventory, session=session)
-    cluster = InventoryCluster(spec, name=inventory.cluster)
+    spec = build_cluster_spec(inventory, session=session, credentials=credentials)
+    cluster = InventoryCluster(spec, name=inventory.cluster,
+                               security=credentials.security() if credentials else None)
     try:
         await cluster
         # From here `status` can see the cluster (pid, address) while `up` still waits.
-        base = base | {"address": cluster.scheduler_address, "dashboard": _dashboard(cluster)}
+        base = base | {"address": cluster.scheduler_address,
+                       "dashboard": _dashboard(cluster, inventory)}
         ready = await _start(cluster, inventory, timeout, stopping, path, base)
         state = base | await _describe(cluster, ready)
         write_state(path, state | {"status": "ready"})
@@ -50,8 +56,18 @@ async def serve(inventory_path: str, path: Path, timeout: float) -> int:
     finally:
         await cluster.close()
         found = await leftovers(inventory, session)
+        if credentials is not None:
+            credentials.remove()
         write_state(down_file(path), base | {"leftovers": found})
     return 0
+
+
+def _credentials(inventory: Inventory, session: str, path: Path, insecure: bool) -> Any:
+    """The cluster's TLS files next to its state file (None: plain TCP)."""
+    if not wants_tls(inventory, insecure):
+        return None
+    directory = path.with_name(f"tls-{inventory.cluster}-{session}")
+    return create_credentials(directory, inventory.cluster, (scheduler_address(inventory),))
 
 
 async def _start(
@@ -109,18 +125,40 @@ async def _describe(cluster: InventoryCluster, ready: list[ReadyWorker]) -> dict
     workers = info["workers"]
     return {
         "address": cluster.scheduler_address,
-        "dashboard": _dashboard(cluster),
         "workers": [_worker_row(w, workers.get(w.address, {})) for w in ready],
         # After start_all: jobs of hosts dropped under min_workers are already cancelled.
         "queue_jobs": _queue_jobs(cluster),
         "failures": cluster.failures,
+        # Per worker, for `status`: the workers of hosts dropped under min_workers.
+        "left_out": [{"name": slot.name, "host": slot.host, "reason": reason}
+                     for spec_name, reason in cluster.failures.items()
+                     for slot in cluster.inventory_spec.slots_of(spec_name)],
         "local_pids": [p for p in (getattr(w, "pid", None) for w in cluster.workers.values())
                        if p],
     }
 
 
-def _dashboard(cluster: InventoryCluster) -> str | None:
-    return cluster.dashboard_link if cluster.scheduler_info.get("services") else None
+def _dashboard(cluster: InventoryCluster, inventory: Inventory) -> str | None:
+    """The dashboard's URL on the host it binds to (distributed's ``dashboard_link`` names
+    the scheduler's address, where a dashboard bound to loopback does not answer)."""
+    port = cluster.scheduler_info.get("services", {}).get("dashboard")
+    if not port:
+        return None
+    host = inventory.scheduler.dashboard_host
+    if host in ("0.0.0.0", "::", ""):
+        host = cluster.scheduler_address.split("://")[-1].rsplit(":", 1)[0]
+    return f"http://{host}:{port}/status"
+
+
+def _ssh_target(inventory: Inventory) -> str | None:
+    """``ssh`` arguments that reach the scheduler's host (for the dashboard tunnel)."""
+    from clusterbench.cluster.spec import scheduler_host
+
+    host = scheduler_host(inventory)
+    if host is None:
+        return None
+    port = f"-p {host.port} " if host.port != 22 else ""
+    return f"{port}{host.user + '@' if host.user else ''}{host.address}"
 
 
 def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +200,13 @@ async def _guarded(check: Any) -> Any:
 
 def main(argv: list[str]) -> int:
     inventory_path, state_path, timeout = argv[0], Path(argv[1]), float(argv[2])
-    return asyncio.run(serve(inventory_path, state_path, timeout))
+    try:
+        return asyncio.run(serve(inventory_path, state_path, timeout, "--insecure" in argv[3:]))
+    except ClusterbenchError as exc:
+        # Raised before the cluster existed (inventory changed since `up` validated it):
+        # `up` reports the one line, not the log's traceback.
+        write_state(state_path, {"pid": os.getpid(), "status": "failed", "error": str(exc)})
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -100,12 +100,12 @@ def _fresh(path: Path, seconds: float = 30.0) -> bool:
     return time.time() - path.stat().st_mtime < seconds
 
 
-def spawn_daemon(inventory_path: str, path: Path, timeout: float) -> int:
+def spawn_daemon(inventory_path: str, path: Path, timeout: float, insecure: bool = False) -> int:
     """Start the detached daemon; its output goes to ``<state file>.log``."""
     log = open(path.with_suffix(".log"), "w", encoding="utf-8")  # noqa: SIM115 - child owns it
     process = subprocess.Popen(
         [sys.executable, "-m", "clusterbench.cluster.daemon", inventory_path, str(path),
-         str(timeout)],
+         str(timeout), *(["--insecure"] if insecure else [])],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     log.close()
@@ -133,10 +133,17 @@ def wait_ready(path: Path, pid: int, timeout: float) -> dict[str, Any]:
 
 
 def _log_tail(path: Path) -> str:
+    """The daemon log's last lines on one line; of a traceback only the exception line
+    (frames and source lines are no message for a user) and where the whole log is."""
+    log = path.with_suffix(".log")
     try:
-        lines = path.with_suffix(".log").read_text().strip().splitlines()
+        lines = [line for line in log.read_text(errors="replace").strip().splitlines()
+                 if line.strip()]
     except OSError:
         return "(no log)"
+    if any(line.startswith("Traceback") for line in lines):
+        last = next(line for line in reversed(lines) if not line[:1].isspace())
+        return f"{last.strip()} (full log: {log})"
     return " | ".join(lines[-3:]) or "(empty log)"
 
 
@@ -163,6 +170,11 @@ def _just_claimed(path: Path, state: dict[str, Any]) -> bool:
 
 def running_cluster_address() -> str:
     """Scheduler address of the one running cluster (for ``run --attach``)."""
+    return running_cluster()["address"]
+
+
+def running_cluster() -> dict[str, Any]:
+    """The state of the one running, ready cluster (for ``run --attach``)."""
     states = running_states()
     if not states:
         raise StateError("no cluster is up; run 'clusterbench up INVENTORY' first")
@@ -173,7 +185,37 @@ def running_cluster_address() -> str:
     if not address:
         raise StateError(f"cluster {states[0][1].get('cluster', '?')!r} is still starting; "
                          "wait for 'clusterbench up' to return")
-    return address
+    return states[0][1]
+
+
+def security_for_address(address: str) -> Any:
+    """The ``Security`` of the running cluster `up` started at *address* (None when no
+    cluster of ours listens there: dask's own TLS configuration applies)."""
+    for _, state in running_states():
+        if state.get("address") == address:
+            return cluster_security(state)
+    return None
+
+
+def cluster_security(state: dict[str, Any]) -> Any:
+    """The distributed ``Security`` a client of the cluster in *state* needs (None for a
+    plain-TCP cluster).
+
+    Raises
+    ------
+    StateError
+        The cluster runs over TLS but its certificate files are gone.
+    """
+    from clusterbench.cluster.security import load_credentials
+
+    if not state.get("tls_dir"):
+        return None
+    credentials = load_credentials(state["tls_dir"])
+    if credentials is None:
+        raise StateError(f"cluster {state.get('cluster', '?')!r} uses TLS but its "
+                         f"certificate files in {state['tls_dir']} are gone; "
+                         "run 'clusterbench down' and 'up' again")
+    return credentials.security()
 
 
 def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
@@ -196,5 +238,15 @@ def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
     for worker_pid in state.get("local_pids", []):
         if pid_alive(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)
+    _remove_credentials(state)
     path.unlink(missing_ok=True)
     return final
+
+
+def _remove_credentials(state: dict[str, Any]) -> None:
+    """The daemon removes its TLS files when it stops; a daemon SIGKILLed cannot."""
+    import shutil
+
+    tls_dir = state.get("tls_dir")
+    if tls_dir and Path(tls_dir).name.startswith("tls-"):
+        shutil.rmtree(tls_dir, ignore_errors=True)

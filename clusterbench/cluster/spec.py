@@ -84,13 +84,17 @@ def scheduler_host(inventory: Inventory) -> SSHHost | None:
     return host
 
 
-def build_cluster_spec(inventory: Inventory, session: str = "", local_directory: str | None = None
-                       ) -> ClusterSpec:
-    """Scheduler spec and ordered worker specs of every host of *inventory*."""
+def build_cluster_spec(inventory: Inventory, session: str = "", local_directory: str | None = None,
+                       credentials: Any = None) -> ClusterSpec:
+    """Scheduler spec and ordered worker specs of every host of *inventory*.
+
+    With *credentials* (:class:`~clusterbench.cluster.security.Credentials`) the
+    scheduler listens on ``tls://`` and every worker presents the cluster's certificate.
+    """
     address = scheduler_address(inventory)
     context = SpecContext(
         scheduler_address=address, cluster=inventory.cluster, session=session,
-        local_directory=local_directory,
+        local_directory=local_directory, credentials=credentials,
     )
     workers: dict[str, dict[str, Any]] = {}
     slots: list[WorkerSlot] = []
@@ -98,24 +102,32 @@ def build_cluster_spec(inventory: Inventory, session: str = "", local_directory:
         launcher = launcher_for(host.launcher)
         workers.update(launcher.worker_specs(host, context))
         slots.extend(launcher.slots(host, context))
-    return ClusterSpec(scheduler=_scheduler_spec(inventory, address, session), workers=workers,
-                       slots=tuple(slots), hosts=inventory.hosts)
+    scheduler = _scheduler_spec(inventory, address, session, credentials)
+    return ClusterSpec(scheduler=scheduler, workers=workers, slots=tuple(slots),
+                       hosts=inventory.hosts)
 
 
-def _scheduler_spec(inventory: Inventory, address: str, session: str) -> dict[str, Any]:
+def _scheduler_spec(inventory: Inventory, address: str, session: str,
+                    credentials: Any) -> dict[str, Any]:
     spec = inventory.scheduler
     remote = scheduler_host(inventory)
     if remote is not None:
         from clusterbench.launchers.ssh import SSHScheduler
 
         options = {"host": remote, "session": session, "address": address, "port": spec.port,
-                   "dashboard": spec.dashboard, "python": spec.python}
+                   "dashboard": spec.dashboard, "dashboard_host": spec.dashboard_host,
+                   "python": spec.python, "credentials": credentials}
         return {"cls": SSHScheduler, "options": options}
-    options: dict[str, Any] = {"host": address, "port": spec.port}
+    # The HTTP server runs even with the dashboard off (health, metrics): it binds to the
+    # dashboard host too, never to the scheduler's (LAN) address by default.
+    options: dict[str, Any] = {
+        "host": address, "port": spec.port,
+        "dashboard_address": f"{spec.dashboard_host}:{spec.dashboard or 0}",
+    }
     if spec.dashboard is None:
         options["dashboard"] = False
-    else:
-        options["dashboard_address"] = f"{address}:{spec.dashboard}"
+    if credentials is not None:
+        options |= {"protocol": "tls", "security": credentials.security()}
     return {"cls": "distributed.Scheduler", "options": options}
 
 

@@ -21,6 +21,10 @@ from clusterbench.launchers.jobqueue import QUEUES, JobState
 # Queue-state column for a job the queue no longer lists (ended, failed, cancelled).
 GONE = "left the queue"
 UNKNOWN = "?"
+#: Status of a worker `up` started that the scheduler does not know any more.
+LOST = "lost"
+#: Status of a worker of a host `up` dropped at start (``min_workers``), before its reason.
+LEFT_OUT = "left out"
 
 
 def query_queues(state: dict[str, Any]) -> tuple[dict[str, JobState], list[str]]:
@@ -59,16 +63,19 @@ def worker_rows(
 ) -> list[dict[str, Any]]:
     """One row per registered worker, plus one per expected queue worker not registered.
 
-    Pure.  Parameters: the state file (``queue_jobs``), the registered workers
-    (``name``, ``host``, ``address``, ``threads``, ``memory``), and
+    Pure.  Parameters: the state file (``queue_jobs``, ``workers``, ``left_out``), the
+    registered workers (``name``, ``host``, ``address``, ``threads``, ``memory``), and
     :func:`query_queues`'s states.  Rows of queue workers add ``job``, ``node`` and
     ``queue_state`` (``RUNNING``, ``PENDING (Resources)``, ``left the queue``);
-    rows of local/SSH workers have ``job`` None.
+    rows of local/SSH workers have ``job`` None.  A worker `up` started (``workers``)
+    that is not registered any more is ``lost``; the workers of hosts `up` dropped at
+    start (``left_out``) are ``left out: <reason>``.
 
     Returns
     -------
     list of dict
-        Registered workers first (in the given order), then the missing ones in job order.
+        Registered workers first (in the given order), then the missing queue workers in job
+        order, the lost workers and the left-out ones.
     """
     job_of = {name: job for job in state.get("queue_jobs", []) for name in job["workers"]}
     rows = []
@@ -82,7 +89,20 @@ def worker_rows(
             row = {"name": name, "host": job["host"], "address": "-", "threads": job.get("threads"),
                    "memory": None, "status": "not registered"}
             rows.append(row | _queue_columns(job, queue))
+    missing = [w for w in state.get("workers", [])
+               if str(w["name"]) not in seen and str(w["name"]) not in job_of]
+    rows += [{"name": w["name"], "host": w["host"], "address": "-", "threads": w.get("threads"),
+              "memory": None, "status": LOST} | _queue_columns(None, queue) for w in missing]
+    rows += [{"name": w["name"], "host": w["host"], "address": "-", "threads": None,
+              "memory": None, "status": f"{LEFT_OUT}: {_short(w['reason'])}"}
+             | _queue_columns(None, queue) for w in state.get("left_out", [])]
     return rows
+
+
+def _short(reason: str) -> str:
+    """A start failure without the (long) command line: ``exited 127: <its output>``."""
+    head, _, tail = reason.partition("' exited ")
+    return f"exited {tail}" if tail else reason
 
 
 def _queue_columns(job: dict[str, Any] | None, queue: dict[str, JobState]) -> dict[str, Any]:

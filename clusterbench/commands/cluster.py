@@ -13,26 +13,48 @@ from clusterbench.commands.common import err, out, report_leftovers
 from clusterbench.errors import ClusterbenchError, StateError
 from clusterbench.inventory.load import load_inventory
 
+#: How long an interrupted `up` waits for its daemon to stop what it started before it
+#: SIGKILLs the daemon's process group (the signal tests ask for everything gone in 10 s).
+INTERRUPT_GRACE = 8.0
+
 
 def up(args: argparse.Namespace) -> int:
     """Start the inventory's cluster in a detached daemon and print its workers."""
     inventory = load_inventory(args.inventory)
     if args.dry_run:
-        return _dry_run(inventory)
+        return _dry_run(inventory, args.insecure)
+    from clusterbench.cluster.validate import validate_for_up
+
+    validate_for_up(inventory)  # everything `inventory check` refuses, before any process
+    _warn_if_insecure(inventory, args.insecure)
     path = lifecycle.claim(inventory.cluster, str(Path(args.inventory).resolve()))
-    pid = lifecycle.spawn_daemon(str(Path(args.inventory).resolve()), path, args.timeout)
+    pid = lifecycle.spawn_daemon(str(Path(args.inventory).resolve()), path, args.timeout,
+                                 args.insecure)
     err().print(f"starting cluster {inventory.cluster!r} ({inventory.total_workers} workers) ...")
-    state = lifecycle.wait_ready(path, pid, args.timeout + 30)
+    try:
+        state = lifecycle.wait_ready(path, pid, args.timeout + 30)
+    except KeyboardInterrupt:
+        # Ctrl-C, SIGTERM or SIGHUP while workers start: the detached daemon would keep the
+        # half-started cluster; stop it (bounded: every remote stop step has a timeout).
+        lifecycle.stop(path, grace=INTERRUPT_GRACE)
+        raise
     _print_state(state)
     for spec_name, reason in state.get("failures", {}).items():
         err().print(f"[yellow]left out {spec_name}[/]: {reason}")
     return 0
 
 
-def _dry_run(inventory: Any) -> int:
+def _warn_if_insecure(inventory: Any, insecure: bool) -> None:
+    from clusterbench.cluster.security import INSECURE_WARNING, security_label
+
+    if security_label(inventory, insecure) == "insecure":
+        err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
+
+
+def _dry_run(inventory: Any, insecure: bool = False) -> int:
     from clusterbench.cluster.dry_run import describe
 
-    for title, text in describe(inventory):
+    for title, text in describe(inventory, insecure):
         out().rule(title)
         print(text)
     return 0
@@ -51,7 +73,8 @@ def status(args: argparse.Namespace) -> int:
 def _live_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
     from distributed import Client
 
-    with Client(state["address"], timeout=10) as client:
+    with Client(state["address"], timeout=10,
+                security=lifecycle.cluster_security(state)) as client:
         info = client.scheduler_info(n_workers=-1)["workers"]
     # Inventory host names beat the scheduler's IPs; queue workers also have them before ready.
     hosts = {w["name"]: w["host"] for w in state.get("workers", [])}
@@ -95,7 +118,43 @@ def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None 
     for note in notes:
         err().print(f"[yellow]{note}[/]")
     if state.get("address"):
-        out().print(f"dashboard: {state.get('dashboard') or 'off'}")
+        _print_access(state)
+
+
+def _print_access(state: dict[str, Any]) -> None:
+    """Transport, dashboard and how to reach a dashboard bound to loopback."""
+    from clusterbench.cluster.security import INSECURE_WARNING
+
+    security = state.get("security")
+    if security == "tls":
+        out().print("security: TLS (mutual, this cluster's own CA; plain TCP and other "
+                    "certificates are refused)")
+    elif security == "insecure":
+        err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
+    elif security == "loopback":
+        out().print("security: plain TCP on loopback (local only)")
+    dashboard = state.get("dashboard")
+    out().print(f"dashboard: {dashboard or 'off'}")
+    tunnel = _tunnel_command(state, dashboard)
+    if tunnel:
+        out().print(f"  from another machine: {tunnel}")
+
+
+def _tunnel_command(state: dict[str, Any], dashboard: str | None) -> str | None:
+    """The SSH tunnel to a dashboard that listens on loopback (of this machine or of the
+    scheduler's ssh host), or None."""
+    from urllib.parse import urlsplit
+
+    if not dashboard:
+        return None
+    url = urlsplit(dashboard)
+    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    port = url.port
+    import socket
+
+    where = state.get("scheduler_ssh") or socket.gethostname()
+    return f"ssh -N -L {port}:127.0.0.1:{port} {where}  # then open http://127.0.0.1:{port}{url.path}"
 
 
 def down(args: argparse.Namespace) -> int:

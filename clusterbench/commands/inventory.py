@@ -14,8 +14,12 @@ from clusterbench.inventory.model import Inventory, threads_of
 
 
 def check(args: argparse.Namespace) -> int:
-    """Validate an inventory and print its resolved hosts."""
+    """Validate an inventory (everything ``up`` checks before it starts anything) and print
+    its resolved hosts."""
+    from clusterbench.cluster.validate import validate_for_up
+
     inventory = load_inventory(args.file)
+    validate_for_up(inventory)
     out().print(hosts_table(inventory))
     out().print(f"{args.file}: OK, {len(inventory.hosts)} hosts, {inventory.total_workers} workers")
     return 0

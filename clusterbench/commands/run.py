@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clusterbench.commands.common import err, inventory_from, out, report_leftovers
-from clusterbench.errors import ScenarioError, UsageError
+from clusterbench.errors import DiskFullError, ScenarioError, UsageError
 from clusterbench.results.environment import capture_environment
 from clusterbench.results.store import RunStore, new_run_id
 from clusterbench.runner.execute import Sweep
@@ -23,7 +24,14 @@ from clusterbench.runner.scenario import Scenario, load_scenario, narrow
 
 
 def run(args: argparse.Namespace) -> int:
-    """Plan, calibrate, execute and report one scenario; returns 1 when any point failed."""
+    """Plan, calibrate, execute and report one scenario; returns 1 when any point failed.
+
+    ``--resume RUN_DIR`` completes an interrupted run instead (:mod:`.resume`)."""
+    if args.resume:
+        from clusterbench.commands.resume import resume
+
+        return resume(args)
+    _require_scenario(args)
     scenario = narrow(load_scenario(args.scenario), workloads=args.workloads, size=args.size,
                       schedulers=args.schedulers, workers=args.workers, repeats=args.repeats,
                       warmup=args.warmup, seed=args.seed, order=args.order,
@@ -32,9 +40,14 @@ def run(args: argparse.Namespace) -> int:
     interfaces = _check_workloads(scenario)
     # Nanny shutdown chatter ("still alive after 4 s, killing") is not for the user.
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    # The in-process scheduler logs a worker it cannot reach (a cut link) as tracebacks; the
+    # sweep records that repeat as failed with the reason (runner.deadline), in one line.
+    logging.getLogger("distributed.scheduler").setLevel(logging.CRITICAL)
+    logging.getLogger("asyncio").addFilter(quiet_interrupted_gather)
     inventory = inventory_from(args.inventory)
     scenario = _without_duplicate_local_cluster(scenario, inventory, args)
     backends: dict[str, Any] = {}
+    store: RunStore | None = None
     try:
         backends = _backends(args, inventory, scenario)
         maximum = _maximum(backends, inventory)
@@ -43,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         _note_skipped(scenario, maximum)
         store = RunStore.create(Path(args.results_dir), new_run_id(scenario.name))
         environment = _environment(scenario, inventory, args)
+        environment["security"] = _security(backends, args)
         store.write_environment(environment)
         calibration = _calibrate(scenario, points, backends)
         environment |= _calibration_json(calibration)
@@ -51,11 +65,46 @@ def run(args: argparse.Namespace) -> int:
         records = _execute(scenario, store, backends, calibration.task_overhead, points,
                            checks.measure, environment)
         checks.measure("end")
+    except (KeyboardInterrupt, DiskFullError) as exc:
+        note_resume(exc, store)
+        raise
     finally:
-        for backend in {id(b): b for b in backends.values()}.values():
-            backend.close()
-            report_leftovers(getattr(backend, "leftovers", {}))
+        close_backends(backends)
     return _finish(store, records)
+
+
+def _require_scenario(args: argparse.Namespace) -> None:
+    if args.scenario is None:
+        raise UsageError("run: give a scenario (e.g. scaling, or a YAML file) or "
+                         "--resume RUN_DIR")
+    if args.force:
+        raise UsageError("--force goes with --resume RUN_DIR only")
+
+
+def close_backends(backends: dict[str, Any]) -> None:
+    """Stop every cluster of the run (once each) and report what outlived it."""
+    for backend in {id(b): b for b in backends.values()}.values():
+        backend.close()
+        report_leftovers(getattr(backend, "leftovers", {}))
+
+
+def note_resume(exc: BaseException, store: RunStore | None) -> None:
+    """Tell an interrupted (or disk-full) run's user how to finish it: the CLI prints
+    ``resume_hint`` after its "interrupted" line; a full disk's one line gets the hint."""
+    if store is None:  # nothing was written yet: nothing to resume
+        return
+    command = f"clusterbench run --resume {shlex.quote(str(store.directory))}"
+    if isinstance(exc, DiskFullError):
+        exc.args = (f"{exc.args[0]}; once there is room: {command}",)
+    else:
+        exc.resume_hint = command  # type: ignore[attr-defined]
+
+
+def quiet_interrupted_gather(record: logging.LogRecord) -> bool:
+    """Drop asyncio's "Task exception was never retrieved ... AllExit": the client's pending
+    gather, abandoned when a signal stops the run (the run says it was interrupted)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return type(exc).__name__ not in ("AllExit", "CancelledError")
 
 
 def _note_skipped(scenario: Scenario, maximum: int) -> None:
@@ -113,17 +162,42 @@ def _backends(args: argparse.Namespace, inventory: Any, scenario: Scenario) -> d
                          f"{', '.join(scenario.schedulers)}); add --schedulers distributed")
     if uses_cluster:
         if args.scheduler_address:
-            cluster: Any = ExistingCluster(args.scheduler_address, order=scenario.order)
-        elif args.attach:
-            from clusterbench.cluster.lifecycle import running_cluster_address
+            # A cluster `up` started brings its own TLS files; for anyone else's the
+            # credentials come from dask's config (distributed.comm.tls.*), as for any client.
+            from clusterbench.cluster.lifecycle import security_for_address
 
-            cluster = ExistingCluster(running_cluster_address(), order=scenario.order)
+            cluster: Any = ExistingCluster(args.scheduler_address, order=scenario.order,
+                                           security=security_for_address(args.scheduler_address))
+        elif args.attach:
+            from clusterbench.cluster.lifecycle import cluster_security, running_cluster
+
+            state = running_cluster()
+            cluster = ExistingCluster(state["address"], order=scenario.order,
+                                      security=cluster_security(state))
         else:
-            cluster = ManagedCluster(inventory, order=scenario.order)
+            cluster = ManagedCluster(inventory, order=scenario.order,
+                                     insecure=getattr(args, "insecure", False))
+            _warn_insecure(cluster.security)
         backends |= {mode: cluster for mode in ("distributed", "distributed-scatter")}
     if "local-distributed" in modes:
         backends["local-distributed"] = ManagedCluster(inventory_from(None), order=scenario.order)
     return backends
+
+
+def _warn_insecure(security: str) -> None:
+    from clusterbench.cluster.security import INSECURE_WARNING
+
+    if security == "insecure":
+        err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
+
+
+def _security(backends: dict[str, Any], args: argparse.Namespace) -> str | None:
+    """How the run's cluster was reached, for environment.json: ``tls``, ``loopback``,
+    ``insecure``, or ``attached`` (a cluster someone else started)."""
+    cluster = backends.get("distributed")
+    if cluster is None:
+        return None
+    return getattr(cluster, "security", None) if hasattr(cluster, "session") else "attached"
 
 
 def _maximum(backends: dict[str, Any], inventory: Any) -> int:
@@ -185,16 +259,31 @@ def _environment(scenario: Scenario, inventory, args: argparse.Namespace) -> dic
                      "repeats": scenario.repeats, "warmup": scenario.warmup,
                      "seed": scenario.seed, "blas_threads": scenario.blas_threads,
                      "order_points": scenario.order_points, "stabilize": scenario.stabilize,
-                     "retries": scenario.retries, "scaling": scenario.scaling},
+                     "retries": scenario.retries, "scaling": scenario.scaling,
+                     # the rest of what --resume needs to run the same scenario again
+                     "workloads": [{"name": w.name, "size": w.size, "params": dict(w.params)}
+                                   for w in scenario.workloads],
+                     "order": scenario.order, "timeout": scenario.timeout},
         "inventory": {"source": inventory.source, "cluster": inventory.cluster,
+                      "path": _absolute(inventory.source),
                       "hosts": [h.model_dump(mode="json") for h in inventory.hosts]},
         "scheduler_address": args.scheduler_address,
     })
 
 
+def _absolute(source: str) -> str | None:
+    """The inventory file's absolute path (a resume may start in another directory)."""
+    path = Path(source)
+    return str(path.resolve()) if path.is_file() else None
+
+
 def _execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
              overheads: dict[str, float], points: list[Point],
-             checkpoint: Callable[[str], None], environment: dict[str, Any]) -> list:
+             checkpoint: Callable[[str], None], environment: dict[str, Any],
+             sweep_type: type[Sweep] = Sweep, total: int | None = None,
+             **options: Any) -> list:
+    """Run the sweep under a progress bar; *total* items (all planned ones by default),
+    *options* go to *sweep_type* (a resumed sweep's plan and position)."""
     from clusterbench.analysis.capacity import CapacityModel
 
     console = err()
@@ -202,7 +291,8 @@ def _execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
                TextColumn("ETA"), TimeRemainingColumn())
     reported: set[tuple] = set()
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=len(points) * scenario.repeats)
+        task = progress.add_task("starting", total=total if total is not None
+                                 else len(points) * scenario.repeats)
 
         def listen(event: str, payload) -> None:  # noqa: ANN001
             if event == "item":
@@ -217,9 +307,10 @@ def _execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
                 progress.advance(task)
                 _report_record(console, payload, reported)
 
-        sweep = Sweep(scenario, store, backends=backends, overheads=overheads, listener=listen,
-                      run_id=store.directory.name, checkpoint=checkpoint,
-                      capacity=CapacityModel.from_environment(environment))
+        sweep = sweep_type(scenario, store, backends=backends, overheads=overheads,
+                           listener=listen, run_id=store.directory.name,
+                           checkpoint=checkpoint,
+                           capacity=CapacityModel.from_environment(environment), **options)
         return sweep.run(points)
 
 
@@ -243,6 +334,7 @@ def _finish(store: RunStore, records: list) -> int:  # noqa: ANN001
 
     report = build_report(store.directory)
     _warn_torn(report.torn)
+    _warn_unwritten(report.warnings)
     print_run_summary(report.summary, report.fits, out(), err())
     out().print(f"run directory: {store.directory}")
     failed = [r for r in records if not r.verified and not r.worker_set_changed]
@@ -257,6 +349,13 @@ def _warn_torn(torn: str | None) -> None:
         err().print(f"[yellow]warning:[/] {escape(torn)}")
 
 
+def _warn_unwritten(warnings: tuple[str, ...]) -> None:
+    """A report file that could not be written: the records are safe, say so once each."""
+    for warning in warnings:
+        err().print(f"[yellow]warning:[/] {escape(warning)} (records.jsonl is intact; "
+                    f"`clusterbench report` redraws it)", soft_wrap=True)
+
+
 def report(args: argparse.Namespace) -> int:
     """Redraw summary.csv, plots and report.md of a run from records.jsonl alone."""
     from clusterbench.report.build import build_report
@@ -267,7 +366,9 @@ def report(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir}: no such run directory")
     built = build_report(run_dir)
     _warn_torn(built.torn)
+    _warn_unwritten(built.warnings)
     print_run_summary(built.summary, built.fits, out(), err())
-    out().print(f"wrote {', '.join(str(p.name) for p in built.files)} in {run_dir}")
+    written = [p.name for p in built.files if p not in built.unwritten]
+    out().print(f"wrote {', '.join(written) or 'nothing'} in {run_dir}")
     return 0
 

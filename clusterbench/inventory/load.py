@@ -19,7 +19,6 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from clusterbench.errors import InventoryError
@@ -31,13 +30,18 @@ from clusterbench.inventory.model import (
     SchedulerSpec,
     SSHHost,
 )
+from clusterbench.inventory.safe_yaml import one_line, read_yaml, short
 
 _HOST_MODELS = {"local": LocalHost, "ssh": SSHHost, **{k: QueueHost for k in LAUNCHERS[2:]}}
-_TOP_LEVEL = {"cluster", "scheduler", "defaults", "hosts", "min_workers"}
+# Every field of the model (new ones included) plus ``defaults``; ``source`` is ours.
+_TOP_LEVEL = (set(Inventory.model_fields) - {"source"}) | {"defaults"}
 
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read, merge defaults into hosts, and validate an inventory file.
+
+    The file must be UTF-8 (or carry a byte-order mark), unique keys per mapping,
+    bounded nesting and alias expansion (:mod:`clusterbench.inventory.safe_yaml`).
 
     Raises
     ------
@@ -45,12 +49,25 @@ def load_inventory(path: str | Path) -> Inventory:
         One line naming the file, the host (index and name) and the field.
     """
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_yaml(path, "inventory")
     return parse_inventory(data, source=str(path))
 
 
 def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:
-    """Validate an already-parsed mapping (see :func:`load_inventory`)."""
+    """Validate an already-parsed mapping (see :func:`load_inventory`).
+
+    Raises
+    ------
+    InventoryError
+        One line (at most a few hundred characters) naming *source*, the host and the field.
+    """
+    try:
+        return _parse(data, source)
+    except InventoryError as exc:
+        raise InventoryError(one_line(str(exc))) from None
+
+
+def _parse(data: Any, source: str) -> Inventory:
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise InventoryError(f"{source}: expected a mapping with 'hosts', got {kind}")
@@ -73,30 +90,14 @@ def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:
     return inventory
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InventoryError(f"{path}: no such inventory file") from None
-    except OSError as exc:
-        raise InventoryError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InventoryError(f"{path}: not valid YAML{where}: {problem}") from None
-
-
 def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
     if not isinstance(host, dict):
-        raise InventoryError(f"{source}: hosts[{index}]: must be a mapping, got {host!r}")
+        raise InventoryError(f"{source}: hosts[{index}]: must be a mapping, got {short(host)}")
     launcher = host.get("launcher", defaults.get("launcher", "local"))
-    if launcher not in _HOST_MODELS:
+    if not isinstance(launcher, str) or launcher not in _HOST_MODELS:
         label = _label(index, host)
         raise InventoryError(
-            f"{source}: {label}: field 'launcher': unknown launcher {launcher!r}; "
+            f"{source}: {label}: field 'launcher': unknown launcher {short(launcher)}; "
             f"valid: {', '.join(LAUNCHERS)}{_suggest(str(launcher), LAUNCHERS)}"
         )
     known = _HOST_MODELS[launcher].model_fields
@@ -135,7 +136,7 @@ def _check_scheduler_host(inventory: Inventory) -> None:
     where = f"{source}: scheduler: field 'host'"
     if spec.host not in kinds:
         valid = ", ".join(["local", *ssh_names])
-        raise InventoryError(f"{where}: unknown host {spec.host!r}"
+        raise InventoryError(f"{where}: unknown host {short(spec.host)}"
                              f"{_suggest(spec.host, ['local', *ssh_names])}; valid: {valid}")
     if kinds[spec.host] != "ssh":
         raise InventoryError(f"{where}: host {spec.host!r} is a {kinds[spec.host]} host; the "
@@ -150,7 +151,7 @@ def _reject_unknown(data: dict, valid: set[str], source: str, where: str) -> Non
     for key in data:
         if key not in valid:
             raise InventoryError(
-                f"{source}: {where}unknown field {key!r}{_suggest(str(key), valid)}"
+                f"{source}: {where}unknown field {short(key)}{_suggest(str(key), valid)}"
             )
 
 
@@ -161,7 +162,7 @@ def _suggest(word: str, valid: Any) -> str:
 
 def _label(index: int, host: Any) -> str:
     name = host.get("name") if isinstance(host, dict) else None
-    return f"hosts[{index}] {name!r}" if isinstance(name, str) else f"hosts[{index}]"
+    return f"hosts[{index}] {short(name)}" if isinstance(name, str) else f"hosts[{index}]"
 
 
 def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
@@ -178,12 +179,14 @@ def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
         where, loc, model = "scheduler: ", loc[1:], SchedulerSpec
     else:
         model = Inventory
+    if error["type"] == "extra_forbidden" and loc:  # the key itself, whatever it looks like
+        key = loc[-1]
+        hint = _suggest(str(key), model.model_fields)
+        return f"{source}: {where}unknown field {short(key)}{hint}"
     # Union/validator branches add pseudo-locations like 'constrained-int'; keep real names.
-    loc = [p for p in loc if isinstance(p, int) or (p.isidentifier() and p not in _HOST_MODELS)]
+    loc = [p for p in loc if isinstance(p, int)
+           or (isinstance(p, str) and p.isidentifier() and p not in _HOST_MODELS)]
     field = ".".join(str(part) for part in loc)
-    if error["type"] == "extra_forbidden":
-        hint = _suggest(str(loc[-1]), model.model_fields)
-        return f"{source}: {where}unknown field {field!r}{hint}"
     label = f"field {field!r}: " if field else ""
     return f"{source}: {where}{label}{_problem(error)}"
 
@@ -207,7 +210,7 @@ def _problem(error: dict) -> str:
     phrase = phrases.get(kind) or _strip_pydantic(error["msg"])
     if kind == "missing" or kind == "value_error" and ("got" in phrase or isinstance(got, dict)):
         return phrase
-    return f"{phrase}, got {got!r}"
+    return f"{phrase}, got {short(got)}"
 
 
 def _strip_pydantic(message: str) -> str:

@@ -42,7 +42,7 @@ def _memory(value: Any) -> Any:
         return value
     try:
         parsed = parse_bytes(str(value))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: '1e400' is infinite
         raise ValueError(f"must be a size like '2GB' or 'auto', got {value!r}") from None
     if parsed <= 0:
         raise ValueError(f"must be a positive size like '2GB' or 'auto', got {value!r}")
@@ -71,6 +71,9 @@ class SchedulerSpec(_Frozen):
     interface: str | None = None
     port: Annotated[int, Field(ge=0, le=65535)] = 0
     dashboard: Annotated[int, Field(ge=0, le=65535)] | None = 0  # 0: any free port; null: off
+    # The dashboard shows code and data and has no login: loopback unless the inventory
+    # says otherwise (``status`` prints the SSH tunnel to reach it).
+    dashboard_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     python: str | None = None
 
 
@@ -90,6 +93,11 @@ class HostBase(_Frozen):
     @classmethod
     def _env_values_are_strings(cls, value: Any) -> Any:
         if isinstance(value, dict):
+            for key, item in value.items():  # a list or null would become "[1, 2]" / "None"
+                if not isinstance(item, str | int | float) or not isinstance(key, str | int):
+                    bad = key if not isinstance(key, str | int) else item
+                    raise ValueError(f"names and values must be strings or numbers, got "
+                                     f"{type(bad).__name__} in {key!r}"[:120])
             return {str(k): str(v) for k, v in value.items()}
         return value
 
@@ -121,7 +129,7 @@ class SSHHost(HostBase):
     identity: tuple[str, ...] = ()
     known_hosts: str | None = None
     setup: tuple[str, ...] = ()
-    connect_timeout: Annotated[float, Field(gt=0)] = 10.0
+    connect_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
     max_startups: Count = 4
     cpus: Count | None = None
     workers: Count = 1
@@ -152,7 +160,7 @@ class QueueHost(HostBase):
     interface: str | None = None
     local_directory: str | None = None
     log_directory: str | None = None
-    submit_timeout: Annotated[float, Field(gt=0)] = 120.0
+    submit_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 120.0
     workers: Count | Literal["auto"] = "auto"
     threads: Count | None = None  # type: ignore[assignment]
 
@@ -185,6 +193,9 @@ class Inventory(_Frozen):
     cluster: Annotated[str, Field(min_length=1)] = "clusterbench"
     scheduler: SchedulerSpec = SchedulerSpec()
     min_workers: Count | None = None
+    #: ``auto``: TLS with a per-cluster CA as soon as a host is not this machine, plain TCP
+    #: on loopback; ``tls``: always; ``insecure``: never (warned about everywhere).
+    security: Literal["auto", "tls", "insecure"] = "auto"
     hosts: Annotated[tuple[Host, ...], Field(min_length=1)]
     source: str = "<memory>"
 

@@ -47,12 +47,16 @@ class SpecContext:
     session
         A token unique to this ``up``; it tags every remote process so ``down``
         can verify nothing of ours is left.
+    credentials
+        The cluster's TLS files (:class:`~clusterbench.cluster.security.Credentials`),
+        or None for plain TCP.
     """
 
     scheduler_address: str | None = None
     cluster: str = "clusterbench"
     local_directory: str | None = None
     session: str = ""
+    credentials: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -124,6 +124,11 @@ class QueueLauncher:
         for key in ("interface", "local_directory", "log_directory"):
             if getattr(host, key) is not None:
                 options[key] = getattr(host, key)
+        if context.credentials is not None:
+            # dask-jobqueue writes the *paths* of the TLS files into the job script
+            # (--tls-ca-file ...): they are in clusterbench's state directory, which must
+            # be on storage the compute nodes share (the home directory on most sites).
+            options |= {"protocol": "tls://", "security": context.credentials.security()}
         self._put(options, host, "queue", self.queue_param, host.queue)
         self._put(options, host, "account", self.account_param, host.account)
         if self.walltime is not None and host.walltime is not None:

@@ -27,6 +27,8 @@ class LocalLauncher:
             # Ctrl-C is clusterbench's to handle, not each worker's (no traceback per worker).
             "preload": ["clusterbench.launchers.quiet_interrupt"],
         }
+        if context.credentials is not None:
+            options["security"] = context.credentials.security()
         return {
             slot.spec_name: {"cls": "distributed.Nanny", "options": dict(options)}
             for slot in self.slots(host, context)

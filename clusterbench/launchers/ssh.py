@@ -64,20 +64,40 @@ def connect_options(host: SSHHost) -> dict[str, Any]:
     return options
 
 
-def worker_command(host: SSHHost, name: str, scheduler: str, session: str) -> str:
+def tls_dir(session: str) -> str:
+    """Where a host keeps the cluster's TLS files (removed with the session directory)."""
+    return f"{session_dir(session)}/tls"
+
+
+def tls_args(session: str, tls: bool) -> list[str]:
+    """dask CLI options that make a scheduler or worker use the copied TLS files (pure)."""
+    if not tls:
+        return []
+    from clusterbench.cluster.security import CA_FILE, CERT_FILE, KEY_FILE
+
+    where = tls_dir(session)
+    return ["--tls-ca-file", f"{where}/{CA_FILE}", "--tls-cert", f"{where}/{CERT_FILE}",
+            "--tls-key", f"{where}/{KEY_FILE}"]
+
+
+def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
+                   tls: bool = False) -> str:
     """The remote shell command that runs one dask worker (pure).
 
     It records its PID first (``exec`` keeps it), runs the host's setup
-    commands, then execs the worker with the host's environment.
+    commands, then execs the worker with the host's environment.  The worker's
+    HTTP server (health, metrics; it runs even with ``--no-dashboard``) binds to the
+    host's own address: dask's default is every interface.
     """
     worker = [
         host.python or "python3", "-m", "distributed.cli.dask_worker", scheduler,
         "--name", name,
         "--nthreads", str(host.threads),
         "--memory-limit", str(host.memory if host.memory is not None else 0),
-        "--no-nanny", "--no-dashboard",
+        "--no-nanny", "--no-dashboard", "--dashboard-address", f"{host.address}:0",
         "--host", host.address,
         "--local-directory", f"{session_dir(session)}/{name}",
+        *tls_args(session, tls),
         *host.worker_extra_args,
     ]
     return _tagged_command(host, session, name, blas_env(1) | host.env, worker)
@@ -254,12 +274,14 @@ class _RemoteProcess(ProcessInterface):
     signal exactly that process (OpenSSH does not forward signals, distributed#3420).
     """
 
-    def __init__(self, host: SSHHost, session: str, role: str, command: str) -> None:
+    def __init__(self, host: SSHHost, session: str, role: str, command: str,
+                 credentials: Any = None) -> None:
         super().__init__()
         self.host = host
         self.session = session
         self.role = role
         self.command = command
+        self.credentials = credentials
         self.where = host.name  # how failures name this process
         self.failure: LaunchError | None = None
         self._connection: Any = None
@@ -271,6 +293,9 @@ class _RemoteProcess(ProcessInterface):
         recorded in :attr:`failure`, not raised."""
         try:
             self._connection = await CONNECTIONS.acquire(self.host)
+            if self.credentials is not None:
+                await copy_credentials(self._connection, self.host, self.session,
+                                       self.credentials)
             self._process = await self._connection.create_process(
                 self.command, term_type="dumb", term_size=(200, 50)
             )
@@ -338,8 +363,10 @@ class SSHWorker(_RemoteProcess):
         Token of this ``up``; names the remote scratch directory.
     """
 
-    def __init__(self, scheduler: str, name: str, host: SSHHost, session: str) -> None:
-        super().__init__(host, session, name, worker_command(host, name, scheduler, session))
+    def __init__(self, scheduler: str, name: str, host: SSHHost, session: str,
+                 credentials: Any = None) -> None:
+        command = worker_command(host, name, scheduler, session, tls=credentials is not None)
+        super().__init__(host, session, name, command, credentials)
         self.scheduler = scheduler
         self.name = name
 
@@ -352,17 +379,22 @@ class SSHWorker(_RemoteProcess):
 
 
 def scheduler_command(host: SSHHost, address: str, port: int, dashboard: int | None,
-                      python: str | None, session: str) -> str:
+                      python: str | None, session: str, dashboard_host: str = "127.0.0.1",
+                      tls: bool = False) -> str:
     """The remote shell command that runs the dask scheduler on *host* (pure).
 
     The scheduler writes its address to ``<session dir>/scheduler.json``; that path
-    also tags the process for ``down``'s leftover check.
+    also tags the process for ``down``'s leftover check.  Its HTTP server (the
+    dashboard, or health/metrics with the dashboard off) binds to *dashboard_host*
+    (loopback of that host unless the inventory says otherwise).
     """
-    board = (["--no-dashboard"] if dashboard is None
-             else ["--dashboard-address", f"{address}:{dashboard}"])
+    board = ["--dashboard-address", f"{dashboard_host}:{dashboard or 0}"]
+    if dashboard is None:
+        board.append("--no-dashboard")
+    transport = ["--protocol", "tls", *tls_args(session, True)] if tls else []
     scheduler = [
         python or host.python or "python3", "-m", "distributed.cli.dask_scheduler",
-        "--host", address, "--port", str(port), *board,
+        "--host", address, "--port", str(port), *board, *transport,
         "--scheduler-file", f"{session_dir(session)}/scheduler.json",
     ]
     return _tagged_command(host, session, "scheduler", dict(host.env), scheduler)
@@ -393,9 +425,11 @@ class SSHScheduler(_RemoteProcess):
 
     def __init__(self, host: SSHHost, session: str, address: str, port: int = 0,
                  dashboard: int | None = 0, python: str | None = None,
-                 timeout: float = SCHEDULER_TIMEOUT) -> None:
-        command = scheduler_command(host, address, port, dashboard, python, session)
-        super().__init__(host, session, "scheduler", command)
+                 timeout: float = SCHEDULER_TIMEOUT, dashboard_host: str = "127.0.0.1",
+                 credentials: Any = None) -> None:
+        command = scheduler_command(host, address, port, dashboard, python, session,
+                                    dashboard_host, tls=credentials is not None)
+        super().__init__(host, session, "scheduler", command, credentials)
         self.where = f"scheduler on {host.name}"
         self.timeout = timeout
 
@@ -435,8 +469,10 @@ class SSHScheduler(_RemoteProcess):
         from distributed.comm import connect
 
         remaining = max(1.0, deadline - asyncio.get_running_loop().time())
+        tls = {} if self.credentials is None else \
+            self.credentials.security().get_connection_args("client")
         try:
-            comm = await connect(self.address, timeout=remaining)
+            comm = await connect(self.address, timeout=remaining, **tls)
         except OSError as exc:
             raise self._not_ready(f"is not reachable at {self.address} ({exc})") from None
         await comm.close()
@@ -468,7 +504,8 @@ class SSHLauncher:
         return {
             slot.spec_name: {
                 "cls": SSHWorker,
-                "options": {"host": host, "session": context.session},
+                "options": {"host": host, "session": context.session,
+                            "credentials": context.credentials},
             }
             for slot in self.slots(host, context)
         }
@@ -483,6 +520,27 @@ class SSHLauncher:
 
 
 LAUNCHER = SSHLauncher()
+
+
+async def copy_credentials(connection: Any, host: SSHHost, session: str,
+                           credentials: Any) -> None:
+    """Copy the cluster's TLS files to *host*'s session directory, owner-only (0600).
+
+    The contents travel on stdin of the existing SSH connection, never on a command
+    line (which ``ps`` shows) nor in an error message.  Each file is written under a
+    temporary name and renamed, so workers of one host copying at once never read a
+    half-written file.
+    """
+    where = tls_dir(session)
+    for name, path in credentials.files().items():
+        target = shlex.quote(f"{where}/{name}")
+        command = (f"umask 077 && mkdir -p {shlex.quote(where)} && "
+                   f"cat > {target}.$$ && mv -f {target}.$$ {target}")
+        result = await connection.run(command, input=path.read_text(), check=False)
+        if result.exit_status != 0:
+            raise LaunchError(f"host {host.name!r}: could not copy the cluster's TLS "
+                              f"{name} to {where} (exit {result.exit_status}: "
+                              f"{(result.stderr or '').strip()[-200:]})")
 
 
 async def leftover_processes(host: SSHHost, session: str) -> list[str]:

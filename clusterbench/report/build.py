@@ -7,6 +7,9 @@ be redrawn, e.g. after the analysis code improved.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +47,10 @@ class Report:
     fits: pd.DataFrame = field(compare=False, repr=False)
     #: One line when a torn last record was set aside (see RunStore.records), else None.
     torn: str | None = None
+    #: One line per file that could not be written (a full disk, a plotting error).
+    warnings: tuple[str, ...] = ()
+    #: The files of :attr:`files` that were not written (see :attr:`warnings`).
+    unwritten: tuple[Path, ...] = ()
 
     @property
     def files(self) -> list[Path]:
@@ -76,6 +83,9 @@ def build_report(run_dir: Path) -> Report:
         ``modes.png`` (grouped bars per mode) and ``report.md`` (all inside *run_dir*)
         with the summary and fit tables.
 
+    A file that cannot be written (a full disk, a plotting error) is named in the
+    report's ``warnings`` and left out: records.jsonl is only read, never touched.
+
     Raises
     ------
     clusterbench.errors.ClusterbenchError
@@ -101,10 +111,45 @@ def build_report(run_dir: Path) -> Report:
         summary=summary,
         fits=fits,
     )
-    summary[CSV_COLUMNS].to_csv(report.summary_csv, index=False)
-    plot_speedup(summary, report.speedup_png.with_suffix(""))
-    plot_efficiency(summary, report.efficiency_png)
-    plot_modes(summary, report.modes_png)
-    text = render_report(summary, fits, environment, run_id)
-    report.report_md.write_text(text, encoding="utf-8")
-    return report
+    writes: list[tuple[tuple[Path, ...], Callable[[], object]]] = [
+        ((report.summary_csv,), lambda: _replace(
+            report.summary_csv, summary[CSV_COLUMNS].to_csv(index=False))),
+        ((report.speedup_png, report.speedup_svg),
+         lambda: plot_speedup(summary, report.speedup_png.with_suffix(""))),
+        ((report.efficiency_png,), lambda: plot_efficiency(summary, report.efficiency_png)),
+        ((report.modes_png,), lambda: plot_modes(summary, report.modes_png)),
+        ((report.report_md,), lambda: _replace(
+            report.report_md, render_report(summary, fits, environment, run_id))),
+    ]
+    warnings, unwritten = [], []
+    for paths, write in writes:
+        problem = _attempt(write)
+        if problem:
+            warnings.append(f"{paths[0]} not written: {problem}")
+            unwritten.extend(paths)
+    return dataclasses.replace(report, warnings=tuple(warnings), unwritten=tuple(unwritten))
+
+
+def _attempt(write: Callable[[], object]) -> str | None:
+    """Run *write*; the reason it failed in one line, or None.
+
+    A report file is derived and can be redrawn with ``clusterbench report``, so a full
+    disk or a plotting library's error must not end a run whose records are safe.
+    """
+    try:
+        write()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except Exception as exc:  # matplotlib raises ValueError, RuntimeError, OverflowError...
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write *path* whole or leave the previous version (a temporary file, then a rename)."""
+    partial = path.with_name(path.name + ".tmp")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ draws on the axes it is given).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -222,7 +223,14 @@ def _figure(size: tuple[float, float]) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=120)
+    """Save *figure* whole or not at all: a full disk leaves the previous image, not half a
+    file (a temporary file, then a rename)."""
+    partial = path.with_name(f".{path.name}.tmp")
+    try:
+        figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or None)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -6,18 +6,23 @@ loses a finished measurement.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clusterbench.errors import ClusterbenchError
+from clusterbench.errors import ClusterbenchError, DiskFullError
 from clusterbench.results.record import Record
 
 RECORDS = "records.jsonl"
 ENVIRONMENT = "environment.json"
+#: Errors of a full disk or an exhausted quota.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def new_run_id(label: str) -> str:
@@ -42,15 +47,34 @@ class RunStore:
         return cls(directory)
 
     def append(self, record: Record) -> None:
-        """Append one record and flush it to disk immediately."""
+        """Append one record and flush it to disk immediately.
+
+        Raises
+        ------
+        clusterbench.errors.DiskFullError
+            When the disk is full (or the quota exhausted): the part of the line already
+            written is cut off again, so the file still ends with the last complete record.
+        """
         path = self.directory / RECORDS
         # A file whose last line lacks its newline (written by hand) must not glue the new
         # record onto it.
         head = "\n" if _ends_without_newline(path) else ""
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(head + record.to_json() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        data = (head + record.to_json() + "\n").encode("utf-8")
+        try:
+            # Unbuffered: a buffered file that failed to flush fails again when closed.
+            with open(path, "ab", buffering=0) as fh:
+                size = fh.seek(0, os.SEEK_END)
+                try:
+                    _write_all(fh, data)
+                    os.fsync(fh.fileno())
+                except OSError:
+                    with contextlib.suppress(OSError):  # else records() sets it aside
+                        fh.truncate(size)
+                    raise
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            raise self._disk_full(exc, "appending a record") from None
 
     def records(self) -> list[Record]:
         """All records, in the order they were written.
@@ -73,24 +97,83 @@ class RunStore:
 
     def _set_aside(self, path: Path, lines: list[str]) -> None:
         torn = path.with_name(RECORDS + ".torn")
-        with open(torn, "a", encoding="utf-8") as fh:
-            fh.write(lines[-1].rstrip("\n") + "\n")
         kept = path.with_name(RECORDS + ".tmp")
-        kept.write_text("".join(lines[:-1]), encoding="utf-8")
-        os.replace(kept, path)
+        try:
+            with open(torn, "a", encoding="utf-8") as fh:
+                fh.write(lines[-1].rstrip("\n") + "\n")
+            kept.write_text("".join(lines[:-1]), encoding="utf-8")
+            os.replace(kept, path)
+        except OSError as exc:  # a full disk: read around the torn line, move it next time
+            with contextlib.suppress(OSError):
+                kept.unlink()
+            self.torn = (f"{path}: the last line is torn and could not be moved aside "
+                         f"({exc.strerror}); the {len(lines) - 1} records before it are used")
+            return
         self.torn = (f"{path}: the last line was torn (a crash or a full disk during a "
                      f"write); moved to {torn.name}, the {len(lines) - 1} records before it "
                      f"are used")
 
     def write_environment(self, environment: dict[str, Any]) -> None:
-        """Write ``environment.json``."""
+        """Write ``environment.json`` (whole or not at all: the previous one stays on a
+        failure).
+
+        Raises
+        ------
+        clusterbench.errors.DiskFullError
+            When the disk is full (or the quota exhausted).
+        """
         text = json.dumps(environment, indent=2, sort_keys=True, default=str)
-        (self.directory / ENVIRONMENT).write_text(text + "\n", encoding="utf-8")
+        path = self.directory / ENVIRONMENT
+        partial = path.with_name(ENVIRONMENT + ".tmp")
+        try:
+            partial.write_text(text + "\n", encoding="utf-8")
+            os.replace(partial, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            if exc.errno not in DISK_FULL:
+                raise
+            raise self._disk_full(exc, "writing environment.json") from None
+
+    def _disk_full(self, exc: OSError, doing: str) -> DiskFullError:
+        """The one line of a full disk: the directory, its free space, what was kept."""
+        try:
+            free = _size(shutil.disk_usage(self.directory).free)
+        except OSError:
+            free = "unknown"
+        kept = _complete_lines(self.directory / RECORDS)
+        return DiskFullError(f"{self.directory}: {os.strerror(exc.errno).lower()} while "
+                             f"{doing} ({free} free); stopped, the {kept} record(s) before it "
+                             f"are kept")
 
     def environment(self) -> dict[str, Any]:
         """``environment.json`` as a dict (empty when absent)."""
         path = self.directory / ENVIRONMENT
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _write_all(fh: Any, data: bytes) -> None:
+    """Write every byte of *data* to the unbuffered *fh* (a raw write may be partial)."""
+    view = memoryview(data)
+    while view:
+        view = view[fh.write(view):]
+
+
+def _complete_lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
+def _size(count: int) -> str:
+    """``512 B``, ``4.0 KiB``, ``1.2 GiB``."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"  # not reached
 
 
 def _ends_without_newline(path: Path) -> bool:

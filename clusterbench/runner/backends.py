@@ -45,10 +45,16 @@ class PointWorkers:
 class ManagedCluster:
     """Start the inventory's cluster lazily and grow it point by point."""
 
-    def __init__(self, inventory: Any, timeout: float = 300.0, order: str = "inventory") -> None:
+    def __init__(self, inventory: Any, timeout: float = 300.0, order: str = "inventory",
+                 insecure: bool = False) -> None:
+        from clusterbench.cluster.security import security_label
+
         self.inventory = inventory
         self.timeout = timeout
         self.order = order
+        #: ``tls``, ``loopback`` (plain TCP, local only) or ``insecure`` (opted out).
+        self.security = security_label(inventory, insecure)
+        self.credentials: Any = None
         self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
         self._ready: list[Any] | None = None
@@ -67,8 +73,10 @@ class ManagedCluster:
 
         start = time.perf_counter()
         if self._cluster is None:
-            self._cluster = _start_cluster(self.inventory, self.session)
-            self.client = Client(self._cluster)
+            if self.security == "tls":
+                self.credentials = _new_credentials(self.inventory, self.session)
+            self._cluster = _start_cluster(self.inventory, self.session, self.credentials)
+            self.client = Client(self._cluster)  # the cluster's Security (TLS) is used
         if self._ready is None:
             self._ready = self._cluster.sync(self._cluster.use_workers, self.max_workers,
                                              self.timeout)
@@ -101,6 +109,19 @@ class ManagedCluster:
         if self._cluster is not None:
             self._cluster.close()
             self.leftovers = _sweep_hosts(self.inventory, self.session)
+        if self.credentials is not None:
+            self.credentials.remove()
+
+
+def _new_credentials(inventory: Any, session: str) -> Any:
+    """TLS files for a sweep's own cluster, in the state directory (queue jobs read them
+    from there: it has to be on storage the compute nodes share)."""
+    from clusterbench.cluster.lifecycle import state_dir
+    from clusterbench.cluster.security import create_credentials
+    from clusterbench.cluster.spec import scheduler_address
+
+    return create_credentials(state_dir() / f"tls-{inventory.cluster}-{session}",
+                              inventory.cluster, (scheduler_address(inventory),))
 
 
 def _sweep_hosts(inventory: Any, session: str) -> dict[str, list[str]]:
@@ -113,12 +134,14 @@ def _sweep_hosts(inventory: Any, session: str) -> dict[str, list[str]]:
     return asyncio.run(leftovers(inventory, session))
 
 
-def _start_cluster(inventory: Any, session: str) -> Any:
+def _start_cluster(inventory: Any, session: str, credentials: Any) -> Any:
     from clusterbench.cluster.cluster import InventoryCluster
     from clusterbench.cluster.spec import build_cluster_spec
 
-    spec = build_cluster_spec(inventory, session=session)
-    return InventoryCluster(spec, name=inventory.cluster, asynchronous=False)
+    spec = build_cluster_spec(inventory, session=session, credentials=credentials)
+    security = credentials.security() if credentials is not None else None
+    return InventoryCluster(spec, name=inventory.cluster, asynchronous=False,
+                            security=security)
 
 
 @dataclass
@@ -128,6 +151,8 @@ class ExistingCluster:
     address: str
     timeout: float = 60.0
     order: str = "inventory"
+    #: distributed ``Security`` (a cluster `up` started over TLS); None: dask's config.
+    security: Any = None
     client: Any = field(default=None, init=False)
     worker_speed: dict[str, float] = field(default_factory=dict, init=False)
 
@@ -137,7 +162,7 @@ class ExistingCluster:
         host, port = scheduler_endpoint(self.address)
         _refuse_fast(self.address, host, port)
         try:
-            self.client = Client(self.address, timeout=self.timeout)
+            self.client = Client(self.address, timeout=self.timeout, security=self.security)
         except (OSError, ValueError, TypeError) as exc:
             raise LaunchError(f"cannot reach the scheduler at {self.address}: "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +32,16 @@ from clusterbench.results.record import Record
 from clusterbench.results.store import RunStore
 from clusterbench.runner import workerset
 from clusterbench.runner.backends import PointWorkers
+from clusterbench.runner.deadline import (
+    Deadline,
+    DeadlineExceeded,
+    SchedulerLost,
+    cancel_client_work,
+    kill_processes,
+    repeat_deadline,
+    run_guarded,
+    scheduler_lost,
+)
 from clusterbench.runner.modes import DISTRIBUTED_MODES, open_mode
 from clusterbench.runner.plan import Point, shuffled_round
 from clusterbench.runner.scenario import Scenario, WorkloadChoice
@@ -45,6 +57,8 @@ MIN_TASKS_PER_WORKER = 4
 NOISY_CV = STATS_NOISY_CV
 #: Longest wait for a planned worker that is restarting before a repeat gives up on it.
 LOST_WORKER_SECONDS = 60.0
+#: Beyond that wait, what bringing up a point's workers (a few scheduler calls) may take.
+ACTIVATE_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -53,6 +67,7 @@ class _Prepared:
     data: Any
     reference: Any
     setup_seconds: float
+    reference_seconds: float = math.nan
 
 
 @dataclass
@@ -116,6 +131,8 @@ class Sweep:
     _open: dict[Point, _Open | None] = field(default_factory=dict)
     _records: list[Record] = field(default_factory=list)
     _position: int = 0
+    #: id(backend) → why its scheduler is gone (its points are not run any more).
+    _gone: dict[int, str] = field(default_factory=dict)
 
     def run(self, points: list[Point]) -> list[Record]:
         """Execute every repeat of *points*; a failing point is recorded and the sweep goes on."""
@@ -171,7 +188,11 @@ class Sweep:
 
     def _repeat(self, point: Point, round_index: int) -> None:
         """One timed repeat of *point*, re-run up to ``retries`` times if its worker set
-        changed (a lost or restarted worker) once the planned set is back."""
+        changed (a lost or restarted worker) once the planned set is back, or if it ran past
+        its deadline.  Nothing runs (and nothing is recorded) once the point's scheduler is
+        gone: the repeat that found it gone holds the reason."""
+        if self._scheduler_gone(point):
+            return
         opened = self._opened(point)
         if opened is None:
             return
@@ -181,7 +202,9 @@ class Sweep:
             self._append(record)
             if record.verified and record.error is None and not record.worker_set_changed:
                 opened.seconds.append(record.seconds)
-            if not record.worker_set_changed or attempt == self.scenario.retries:
+            again = record.worker_set_changed or bool(record.metrics.get("timed_out"))
+            if (not again or attempt == self.scenario.retries or self._scheduler_gone(point)
+                    or self._open.get(point) is None):
                 return
             self.listener("extra", point)
 
@@ -190,12 +213,23 @@ class Sweep:
         client = self.backends[point.scheduler].client if workers else None
         facts = {"round": round_index, "attempt": attempt, "choice": opened.choice,
                  "scale": opened.scale}
+        limit = self._deadline(opened)
         try:
-            planned = self._resolve(client, workers)
-            return self._timed(point, opened, planned, facts)
+            planned = self._guarded(client, lambda: self._resolve(client, workers),
+                                    self._activation_deadline(), "bringing up its workers")
+            return self._guarded(client, lambda: self._timed(point, opened, planned, facts,
+                                                             limit),
+                                 limit, f"repeat {round_index + 1}",
+                                 cancel=lambda: _cancel_local(opened.ctx))
+        except SchedulerLost as exc:
+            return self._lost(point, exc, workers, facts)
+        except DeadlineExceeded as exc:
+            return self._overdue(point, exc, client, workers, facts)
         except ClusterbenchError as exc:
             return self._failure(point, str(exc), workers, **facts)
         except Exception as exc:  # a crashing workload is a failed repeat, not a dead run
+            if (lost := scheduler_lost(client)) is not None:  # before asking it anything
+                return self._lost(point, lost, workers, facts)
             changed = self._set_changed(client, workers)
             if changed:
                 return self._failure(point, f"{type(exc).__name__}: {exc}", workers,
@@ -211,6 +245,67 @@ class Sweep:
         return workerset.activate(client, workers.names, min(LOST_WORKER_SECONDS,
                                                              self.scenario.timeout))
 
+    # --- deadlines and a lost scheduler (runner.deadline) -----------------------------------
+
+    def _deadline(self, opened: _Open) -> Deadline:
+        """This repeat's deadline: from the serial reference, the point's warm-up and its
+        slowest repeat so far, capped by the scenario's timeout."""
+        warmups = self.scenario.warmup
+        return repeat_deadline(self.scenario.timeout, opened.prepared.reference_seconds,
+                               opened.warmup / warmups if warmups else math.nan,
+                               max(opened.seconds, default=math.nan))
+
+    def _activation_deadline(self) -> Deadline:
+        wait = min(LOST_WORKER_SECONDS, self.scenario.timeout)
+        return Deadline(wait + ACTIVATE_GRACE_SECONDS,
+                        f"{wait:g} s for a restarting worker + {ACTIVATE_GRACE_SECONDS:g} s")
+
+    def _guarded(self, client: Any, work: Callable[[], Any], limit: Deadline, what: str,
+                 cancel: Callable[[], None] = lambda: None) -> Any:
+        """*work* under *limit*; a scheduler found gone meanwhile ends it at once."""
+        if client is None:
+            return run_guarded(work, limit, what, cancel)
+        return run_guarded(work, limit, what, cancel, lost=lambda: scheduler_lost(client))
+
+    def _overdue(self, point: Point, exc: DeadlineExceeded, client: Any,
+                 workers: PointWorkers | None, facts: dict[str, Any]) -> Record:
+        """The failed record of a repeat past its deadline.  A scheduler that does not
+        answer is a lost scheduler; workers that stopped sending heartbeats (a cut link, a
+        host throttled to nothing) are taken off the scheduler, so that the next points run
+        on the workers that remain.  A local point's pool is unusable afterwards: closed."""
+        message = str(exc)
+        if client is not None:
+            if (lost := scheduler_lost(client, probe=True)) is not None:
+                return self._lost(point, lost, workers, facts)
+            silent = ""
+            with contextlib.suppress(Exception):  # a note only: the record is failed anyway
+                silent = workerset.drop_silent(client)
+            message += f"; {silent}" if silent else ""
+        else:
+            self._close(point, failed=True, abandon=point.scheduler != "processes")
+        return self._failure(point, message, workers, **facts,
+                             metrics={"deadline_s": exc.deadline.seconds, "timed_out": True})
+
+    def _lost(self, point: Point, exc: SchedulerLost, workers: PointWorkers | None,
+              facts: dict[str, Any]) -> Record:
+        """The failed record of the repeat that found the scheduler gone; every later
+        repeat of the same cluster is skipped (:meth:`_scheduler_gone`)."""
+        backend = self.backends[point.scheduler]
+        if id(backend) not in self._gone:
+            self._gone[id(backend)] = str(exc)
+            backend.lost = str(exc)
+            # Closing ends the client's 30-60 s reconnect loop, which then logs its own
+            # cancellation as a traceback: nothing it could say adds to the one line.
+            for name in ("distributed.client", "distributed.utils"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+            with contextlib.suppress(Exception):
+                backend.client.close(timeout=2)
+        return self._failure(point, str(exc), workers, **facts)
+
+    def _scheduler_gone(self, point: Point) -> bool:
+        backend = self.backends.get(point.scheduler)
+        return point.scheduler in DISTRIBUTED_MODES and id(backend) in self._gone
+
     def _set_changed(self, client: Any, workers: PointWorkers | None) -> str:
         if workers is None:
             return ""
@@ -223,7 +318,7 @@ class Sweep:
         return f"{', '.join(lost)} lost or restarted during the repeat" if lost else ""
 
     def _timed(self, point: Point, opened: _Open, planned: dict[str, str] | None,
-               facts: dict[str, Any]) -> Record:
+               facts: dict[str, Any], limit: Deadline) -> Record:
         from threadpoolctl import threadpool_limits
 
         prepared, ctx, workers = opened.prepared, opened.ctx, opened.workers
@@ -243,7 +338,8 @@ class Sweep:
             execution = workerset.judge(planned, workerset.current_workers(client),
                                         workerset.executed_addresses(client, cursor))
         verdict = _verify(prepared.workload, result, prepared.reference)
-        metrics = dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx, execution)
+        metrics = (dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx, execution)
+                   | {"deadline_s": limit.seconds})
         return self._record(
             point, seconds=seconds, verified=verdict.ok,
             error=None if verdict.ok else "verification failed", detail=verdict.detail,
@@ -277,13 +373,27 @@ class Sweep:
         except ClusterbenchError as exc:
             self._append(self._failure(point, str(exc), workers))
             return None
+        client = options.get("client")
         try:
-            return _Open(prepared, workers, ctx, self._warm_up(prepared, ctx), stack, choice,
-                         scale)
-        except Exception as exc:  # a workload crashing in its warm-up: a failed point
+            limit = repeat_deadline(self.scenario.timeout, prepared.reference_seconds)
+            limit = Deadline(limit.seconds * max(1, self.scenario.warmup), limit.why)
+            warmup = self._guarded(client, lambda: self._warm_up(prepared, ctx), limit,
+                                   "the warm-up", cancel=lambda: _cancel_local(ctx))
+            return _Open(prepared, workers, ctx, warmup, stack, choice, scale)
+        except SchedulerLost as exc:
             stack.close()
-            self._append(self._failure(point, f"{type(exc).__name__}: {exc}", workers))
-            return None
+            self._append(self._lost(point, exc, workers, {}))
+        except Exception as exc:  # a workload crashing in its warm-up: a failed point
+            if (lost := scheduler_lost(client)) is not None:
+                stack.close()
+                self._append(self._lost(point, lost, workers, {}))
+                return None
+            if not (isinstance(exc, DeadlineExceeded) and point.scheduler == "threads"):
+                stack.close()  # a thread stuck in an overdue warm-up cannot be waited for
+            message = str(exc) if isinstance(exc, ClusterbenchError) else \
+                f"{type(exc).__name__}: {exc}"
+            self._append(self._failure(point, message, workers))
+        return None
 
     def _scaled(self, point: Point, workers: PointWorkers | None
                 ) -> tuple[WorkloadChoice, float]:
@@ -314,10 +424,13 @@ class Sweep:
             prepared.workload.run(prepared.data, ctx)
         return time.perf_counter() - start
 
-    def _close(self, point: Point, failed: bool = False) -> None:
+    def _close(self, point: Point, failed: bool = False, abandon: bool = False) -> None:
+        """Close *point*'s pools; *abandon* leaves a thread pool whose thread is stuck in
+        an overdue repeat unclosed (closing it would wait for that thread)."""
         opened = self._open.get(point)
         if opened is not None:
-            opened.stack.close()
+            if not abandon:
+                opened.stack.close()
             if failed:
                 self._open[point] = None
 
@@ -332,9 +445,11 @@ class Sweep:
             start = time.perf_counter()
             data = workload.prepare(choice.size, self.scenario.seed, **dict(choice.params))
             with open_mode("synchronous", 1, blas_threads=self.scenario.blas_threads) as ctx:
+                started = time.perf_counter()  # the serial time: basis of every deadline
                 reference = workload.run(data, ctx)
+                serial = time.perf_counter() - started
             self._prepared[choice] = _Prepared(workload, data, reference,
-                                               time.perf_counter() - start)
+                                               time.perf_counter() - start, serial)
         return self._prepared[choice]
 
     def _workers(self, point: Point) -> PointWorkers | None:
@@ -390,6 +505,27 @@ class Sweep:
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **fields,
         )
+
+
+def _cancel_local(ctx: Any) -> None:
+    """Make overdue work under *ctx* give up: cancel its client's futures, or kill its pool's
+    processes (a thread cannot be stopped: that point is abandoned, see ``Sweep._overdue``)."""
+    if ctx.client is not None:
+        cancel_client_work(ctx.client)
+    elif ctx.scheduler == "processes":
+        kill_processes(list(getattr(ctx.pool, "_processes", {}).values()))
+        _kill_loky()
+
+
+def _kill_loky() -> None:
+    """joblib workloads in processes mode run in loky's shared executor, not the point's
+    pool: stop its processes too (the next joblib call starts new ones)."""
+    with contextlib.suppress(Exception):
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor  # None when no joblib call started one
+        if executor is not None:
+            executor.shutdown(wait=False, kill_workers=True)
 
 
 def _execution_facts(ctx: Any, execution: workerset.Execution | None) -> dict[str, Any]:

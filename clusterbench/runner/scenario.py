@@ -14,7 +14,9 @@ A scenario file (``scenarios/*.yml``)::
     order: inventory             # or fastest-first: add distributed workers by measured speed
     order_points: interleaved    # repeats round-robin over all points (or: blocked)
     stabilize: 0                 # extra repeats for points whose CV is above 10 %
-    retries: 1                   # re-runs of a repeat whose worker set changed
+    retries: 1                   # re-runs of a repeat whose worker set changed or that ran
+                                 # past its deadline
+    timeout: 300                 # seconds: upper bound of a repeat's deadline (runner.deadline)
     scaling: strong              # or weak: the problem grows with the workers' capacity
 
 Command-line options narrow any of these (:func:`narrow`).

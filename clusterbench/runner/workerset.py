@@ -35,6 +35,9 @@ from clusterbench.errors import LaunchError
 #: least this many tasks per planned worker: with fewer, dask may legitimately leave one idle.
 UNUSED_MIN_TASKS_PER_WORKER = 2
 RESOLVE_POLL_SECONDS = 0.1
+#: A worker whose last heartbeat is older than this is silent (it sends one every 0.5 s on
+#: a small cluster): its link is cut, or its host is throttled to nearly nothing.
+SILENT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,27 @@ def _set_running(running: bool, dask_worker: Any = None) -> None:
     memory.memory_pause_fraction = False
     if dask_worker.status == Status.running:
         dask_worker.status = Status.paused
+
+
+def drop_silent(client: Any, silent: float = SILENT_SECONDS) -> str:
+    """Take the workers that stopped sending heartbeats off the scheduler; says which.
+
+    Called after a repeat ran past its deadline.  The scheduler itself keeps a silent worker
+    for ``worker-ttl`` (5 minutes) and goes on handing it tasks (and pausing or resuming it
+    never returns), so every later point would wait out its deadline too; removed, a worker
+    that comes back registers again.  The clock is this machine's (lab hosts and the hosts
+    of a real cluster run NTP).
+    """
+    now = time.time()
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    quiet = {address: now - float(info.get("last_seen", now))
+             for address, info in workers.items()
+             if now - float(info.get("last_seen", now)) > silent}
+    for address in quiet:
+        client.sync(client.scheduler.unregister, address=address, close=False,
+                    stimulus_id=f"clusterbench-silent-{now}")
+    return "; ".join(f"{workers[a].get('name')} sent no heartbeat for {s:.0f} s: taken off "
+                     f"the scheduler" for a, s in quiet.items())
 
 
 def task_cursor(client: Any) -> int:

@@ -35,6 +35,7 @@ import difflib
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from clusterbench.errors import ScenarioError
 from clusterbench.workloads import gridsearch, montecarlo, randomforest
@@ -89,7 +90,8 @@ def _import_workload(path: str) -> Workload:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ScenarioError(f"workload {path!r}: expected package.module:attribute")
-    target: object = _import_user_module(path, module_name)
+    module = _import_user_module(path, module_name)
+    target: object = module
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise ScenarioError(
@@ -100,23 +102,43 @@ def _import_workload(path: str) -> Workload:
         raise ScenarioError(
             f"workload {path!r} is a {type(target).__name__}, not a clusterbench Workload"
         )
+    if _users_own(module):
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
     return target
+
+
+def _users_own(module: object) -> bool:
+    """Whether *module* is the user's own file (under the working directory, not an installed
+    package).  Only such a module is pickled by value: registering an installed package
+    (``clusterbench:...``, ``sklearn...:``) made every later task carry that whole package
+    by value, module-level locks included, and process pools failed to pickle them."""
+    import site
+
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    installed = [Path(p).resolve() for p in (*site.getsitepackages(),
+                                             site.getusersitepackages())]
+    package = Path(__file__).resolve().parents[1]
+    return (path.is_relative_to(Path.cwd().resolve())
+            and not path.is_relative_to(package)
+            and not any(path.is_relative_to(root) for root in installed))
 
 
 def _import_user_module(path: str, module_name: str) -> object:
     """Import a user's workload module the way ``python -m`` would: from the working
-    directory too.  Its functions are then pickled by value, so dask workers on other
-    hosts run them without having the module installed (the usual "ModuleNotFoundError
-    on the worker")."""
-    import cloudpickle
-
+    directory too.  When it is the user's own file its functions are then pickled by value
+    (:func:`_import_workload`), so dask workers on other hosts run them without having the
+    module installed (the usual "ModuleNotFoundError on the worker")."""
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ScenarioError(f"workload {path!r}: cannot import {module_name!r}: {exc}") from exc
-    cloudpickle.register_pickle_by_value(module)
     return module
 
 

@@ -28,6 +28,15 @@ def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
     assert "hpc-hpc-0" in up.stdout and "hpc-hpc-1" in up.stdout
     running = slurm_cluster.jobs()
     assert sorted(running.values()) == ["RUNNING", "RUNNING"], running
+    # TLS on real SLURM: the job scripts name the cluster's files in the state directory
+    # (storage the compute node shares), the jobs' workers registered over tls://, and a
+    # plain-TCP client is refused.
+    state = json.loads(next(state_dir().glob("cluster-*.json")).read_text())
+    assert state["security"] == "tls" and state["address"].startswith("tls://")
+    assert all(w["address"].startswith("tls://") for w in state["workers"])
+    scripts = _job_scripts(slurm_cluster)
+    assert any(f"--tls-ca-file {state['tls_dir']}/ca.pem" in text for text in scripts)
+    assert _refused(state["address"].replace("tls://", "tcp://"))
 
     results = tmp_path / "results"
     records = run_attached(results)
@@ -37,6 +46,23 @@ def test_up_run_down_on_slurm(slurm_cluster, tmp_path):
     assert cli("down").returncode == 0
     slurm_cluster.wait_no_jobs()
     assert not slurm_cluster.jobs()
+    assert not Path(state["tls_dir"]).exists()
+
+
+def _job_scripts(slurm_cluster) -> list[str]:  # noqa: ANN001
+    """The batch scripts of the cluster's running jobs, as SLURM stored them."""
+    return [slurm_cluster.run("scontrol", "write", "batch_script", job, "-").stdout
+            for job in slurm_cluster.jobs()]
+
+
+def _refused(address: str) -> bool:
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=5):
+            return False
+    except Exception:  # noqa: BLE001 - any refusal
+        return True
 
 
 def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
@@ -57,7 +83,10 @@ def test_mixed_local_and_slurm_sweep(slurm_cluster, tmp_path):
     assert all(w["capacity"] > 0 and w["alone_rate"] > 0
                for h in hosts.values() for w in h["workers"].values())
     assert all(h["fingerprint"]["packages"]["distributed"] for h in hosts.values())
-    assert all(sorted(r["executed_workers"]) == sorted(r["worker_names"]) for r in records)
+    # Who really ran: planned workers only.  montecarlo[tiny] has 3 tasks and dask's queuing
+    # gives a 1-thread worker up to 2 (worker-saturation 1.1), so not every worker need run one.
+    assert all(r["executed_workers"] and set(r["executed_workers"]) <= set(r["worker_names"])
+               for r in records)
     slurm_cluster.wait_no_jobs()
     assert not slurm_cluster.jobs()
 

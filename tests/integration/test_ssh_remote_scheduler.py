@@ -58,7 +58,7 @@ def test_up_status_run_down_with_scheduler_on_a_lab_host(lab, tmp_path):
     assert up.returncode == 0, up.stderr
     state = read_state(next(state_dir().glob("cluster-lab.json")))
     pi2 = lab.host("pi2").address
-    assert state["address"].startswith(f"tcp://{pi2}:")       # the scheduler runs on pi2
+    assert state["address"].startswith(f"tls://{pi2}:")       # on pi2, over TLS
     scheduler_pids = [p for p in processes_in(lab)["pi2"] if _is_scheduler(p)]
     assert len(scheduler_pids) == 1
     assert {w["name"] for w in state["workers"]} == {"pi1-0", "pi2-0"}
@@ -112,3 +112,49 @@ def test_doctor_with_the_scheduler_on_a_lab_host(lab, tmp_path):
     done = cli("doctor", "-i", str(remote_scheduler_inventory(lab, tmp_path)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pi1" in done.stdout and "pi2" in done.stdout and "FAIL" not in done.stdout
+
+
+def test_remote_scheduler_killed_mid_sweep_ends_in_one_line_and_leaves_nothing(lab, tmp_path):
+    """A managed sweep whose scheduler runs on pi2 (over TLS): SIGKILL that scheduler after
+    the first records; the run ends with one line, the summary and the run directory."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    before = set(Path("/tmp").glob("clusterbench-*"))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "clusterbench", "run", "scaling", "-i",
+         str(remote_scheduler_inventory(lab, tmp_path)), "--size", "tiny", "--workloads",
+         "montecarlo", "--schedulers", "distributed,synchronous", "--workers", "1,2",
+         "--repeats", "4", "--results-dir", str(results)],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not list(results.glob("*/records.jsonl")):
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.1)
+        (pid_file,) = [p for p in Path("/tmp").glob("clusterbench-*/scheduler.pid")
+                       if p.parent not in before]
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        killed = time.monotonic()
+        stdout, stderr = run.communicate(timeout=120)
+        elapsed = time.monotonic() - killed
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(10)
+    print(f"remote scheduler killed: the run exited {elapsed:.1f} s later")
+    assert run.returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    assert len([line for line in stderr.splitlines() if "is gone" in line]) == 1, stderr
+    assert "run directory:" in stdout
+    records = [json.loads(line) for f in results.glob("*/records.jsonl")
+               for line in f.read_text().splitlines() if line.strip()]
+    assert len([r for r in records if r["scheduler"] == "synchronous" and r["verified"]]) == 4
+    assert elapsed < 30, elapsed
+    assert nothing_of_ours_left(lab)
+    assert set(Path("/tmp").glob("clusterbench-*")) <= before

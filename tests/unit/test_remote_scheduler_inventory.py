@@ -77,7 +77,9 @@ def test_scheduler_command_is_tagged_and_uses_the_hosts_setup_and_env():
     argv = shlex.split(steps[3])
     assert argv[:4] == ["exec", "env", "X=1", "/opt/py"]
     assert "--scheduler-file" in argv and "/tmp/clusterbench-abc/scheduler.json" in argv
-    assert argv[argv.index("--dashboard-address") + 1] == "10.0.0.11:0"
+    # The dashboard binds to the scheduler host's loopback unless the inventory says otherwise.
+    assert argv[argv.index("--dashboard-address") + 1] == "127.0.0.1:0"
+    assert "--protocol" not in argv
     off = scheduler_command(host, "10.0.0.11", 8786, None, "/other/py", "abc")
     assert "--no-dashboard" in off and "/other/py -m distributed.cli.dask_scheduler" in off
 
@@ -90,5 +92,5 @@ def test_dry_run_shows_the_remote_scheduler_command_first():
     assert title == "scheduler: ssh 10.0.0.12 (pi2)"
     assert "distributed.cli.dask_scheduler --host 10.0.0.12 --port 8786" in command
     workers = [text for title, text in entries[1:] if title.startswith("pi1")]
-    assert workers and "tcp://10.0.0.12:8786" in workers[0]
+    assert workers and "tls://10.0.0.12:8786" in workers[0]  # TLS: it leaves the machine
     assert not any("dask_scheduler" in text for _, text in entries[1:])

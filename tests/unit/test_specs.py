@@ -33,7 +33,10 @@ def test_mixed_inventory_builds_per_host_specs_in_order():
     assert spec.workers["laptop-0"]["cls"] == "distributed.Nanny"
     assert spec.workers["laptop-0"]["options"]["nthreads"] == 2
     assert spec.workers["laptop-0"]["options"]["env"]["OMP_NUM_THREADS"] == "1"
-    assert spec.scheduler["options"] == {"host": "10.0.0.1", "port": 8786, "dashboard": False}
+    # The scheduler's HTTP server (health, metrics) binds to loopback even with the
+    # dashboard off; no credentials: plain TCP.
+    assert spec.scheduler["options"] == {"host": "10.0.0.1", "port": 8786, "dashboard": False,
+                                         "dashboard_address": "127.0.0.1:0"}
     assert [s.name for s in spec.slots] == ["pi1-0", "pi1-1", "laptop-0"]
 
 

@@ -288,6 +288,22 @@ def test_resolve_rejects_bad_import_paths(path: str) -> None:
         resolve(path)
 
 
+def test_only_the_users_own_modules_are_pickled_by_value() -> None:
+    """An import path into an installed package (clusterbench itself here) must not make
+    cloudpickle send that package by value: every later process-pool task then carried
+    module-level locks and failed to pickle (found by the inventory fuzzing)."""
+    from cloudpickle.cloudpickle import _is_registered_pickle_by_value
+
+    import clusterbench.workloads.montecarlo as module
+
+    resolve("clusterbench.workloads.montecarlo:WORKLOAD")
+    resolve(f"{__name__}:TOY_WORKLOAD")
+    with pytest.raises(ScenarioError):
+        resolve("clusterbench:nope")
+    assert not _is_registered_pickle_by_value(module)
+    assert _is_registered_pickle_by_value(sys.modules[__name__])  # a file of the checkout
+
+
 def test_importing_the_registry_does_not_import_scikit_learn() -> None:
     code = (
         "import sys, clusterbench.workloads.registry; "
