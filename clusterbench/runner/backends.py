@@ -55,6 +55,8 @@ class ManagedCluster:
         #: ``tls``, ``loopback`` (plain TCP, local only) or ``insecure`` (opted out).
         self.security = security_label(inventory, insecure)
         self.credentials: Any = None
+        #: Why the scheduler is gone, once the sweep found it so (then close is short).
+        self.lost: str | None = None
         self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
         self._ready: list[Any] | None = None
@@ -96,6 +98,7 @@ class ManagedCluster:
         from clusterbench.runner.calibrate import worker_speed
 
         ready = self._ready
+        assert ready is not None, "workers are ordered after use_workers found them"
         self.worker_speed = worker_speed(self.client, [w.address for w in ready],
                                          [w.slot.name for w in ready])
         self._ready = sorted(ready, key=lambda w: self.worker_speed.get(w.slot.name,
@@ -107,10 +110,28 @@ class ManagedCluster:
             _release(self.client)
             self.client.close()
         if self._cluster is not None:
-            self._cluster.close()
+            self._close_cluster()
             self.leftovers = _sweep_hosts(self.inventory, self.session)
         if self.credentials is not None:
             self.credentials.remove()
+
+
+    def _close_cluster(self) -> None:
+        """A graceful close asks the scheduler to close its workers; with the scheduler
+        gone (:attr:`lost`, set by the sweep) that waits out distributed's 30 s connect
+        timeout first.  Then the close gets a few seconds, and the leftover sweep that
+        follows kills the session's processes on every host by their tag."""
+        if self.lost is None:
+            self._cluster.close()
+            return
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self._cluster.close(timeout=LOST_CLOSE_SECONDS)
+
+
+#: How long closing a cluster whose scheduler is gone may take before the leftover sweep.
+LOST_CLOSE_SECONDS = 5.0
 
 
 def _new_credentials(inventory: Any, session: str) -> Any:

@@ -296,7 +296,9 @@ class Sweep:
             backend.lost = str(exc)
             # Closing ends the client's 30-60 s reconnect loop, which then logs its own
             # cancellation as a traceback: nothing it could say adds to the one line.
-            for name in ("distributed.client", "distributed.utils"):
+            # tornado.application: the cluster object's own background reconnects.
+            for name in ("distributed.client", "distributed.utils", "tornado.application",
+                         "distributed.deploy.spec"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             with contextlib.suppress(Exception):
                 backend.client.close(timeout=2)

@@ -150,11 +150,11 @@ def test_remote_scheduler_killed_mid_sweep_ends_in_one_line_and_leaves_nothing(l
     print(f"remote scheduler killed: the run exited {elapsed:.1f} s later")
     assert run.returncode == 1, stderr
     assert "Traceback" not in stderr, stderr
-    assert len([line for line in stderr.splitlines() if "is gone" in line]) == 1, stderr
+    assert " ".join(stderr.split()).count("is gone:") == 1, stderr  # rich wraps lines
     assert "run directory:" in stdout
     records = [json.loads(line) for f in results.glob("*/records.jsonl")
                for line in f.read_text().splitlines() if line.strip()]
     assert len([r for r in records if r["scheduler"] == "synchronous" and r["verified"]]) == 4
     assert elapsed < 30, elapsed
     assert nothing_of_ours_left(lab)
-    assert set(Path("/tmp").glob("clusterbench-*")) <= before
+    assert not pid_file.parent.exists(), "the session's scratch directory is removed"
