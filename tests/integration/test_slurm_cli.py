@@ -115,3 +115,39 @@ def test_dry_run_prints_job_scripts_and_submits_nothing(slurm_cluster, tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.count("#SBATCH -p debug") == 2
     assert not slurm_cluster.jobs()
+
+
+def test_sigterm_to_a_managed_slurm_sweep_cancels_its_jobs(slurm_cluster, tmp_path):
+    """SIGTERM (a CI timeout, `kill`) to a sweep whose workers are SLURM jobs: exit 143,
+    the records so far kept, and every job gone from the queue within 10 s."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    results = tmp_path / "results"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "clusterbench", "run", "scaling", "-i",
+         str(slurm_inventory(tmp_path, slurm_cluster)), "--size", "small", "--workloads",
+         "montecarlo", "--schedulers", "distributed", "--workers", "1,2", "--repeats", "20",
+         "--results-dir", str(results)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not list(results.glob("*/records.jsonl")):
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.2)
+        assert slurm_cluster.job_ids(), "the sweep's workers run as SLURM jobs"
+        run.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, stderr = run.communicate(timeout=60)
+        left = slurm_cluster.wait_no_jobs(timeout=max(0.1, 10 - (time.monotonic() - sent)))
+    finally:
+        if run.poll() is None:
+            run.kill()
+    print(f"SIGTERM to a SLURM sweep: exit after {time.monotonic() - sent:.1f} s")
+    assert run.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert not left, f"jobs left in the queue 10 s after SIGTERM: {left}"
+    assert list(results.glob("*/records.jsonl"))[0].read_text().strip()
