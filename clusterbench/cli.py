@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"clusterbench: interrupted ({signal.Signals(signum).name}); everything it "
               f"started is stopped, records measured so far are kept", file=sys.stderr)
-        if getattr(exc, "resume_hint", None):  # set by `run` once its directory exists
-            print(f"resume with: {exc.resume_hint}", file=sys.stderr)
+        hint = getattr(exc, "resume_hint", None)  # set by `run` once its directory exists
+        if hint:
+            print(f"resume with: {hint}", file=sys.stderr)
         return 128 + signum

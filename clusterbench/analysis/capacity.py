@@ -229,7 +229,7 @@ def _workers(hosts: Any) -> dict[str, WorkerCapacity]:
 
 def _number(entry: Mapping[str, Any], key: str) -> float:
     try:
-        value = float(entry.get(key))
-    except (TypeError, ValueError):
+        value = float(entry[key])
+    except (KeyError, TypeError, ValueError):  # missing, None or not a number
         return math.nan
     return value if value >= 0 else math.nan

@@ -113,7 +113,7 @@ def fit_law(law: str, capacity: ArrayLike, speedup: ArrayLike) -> tuple[float, f
         warnings.simplefilter("ignore", OptimizeWarning)
         try:
             # Timing noise is relative, so residuals are weighed relative to the speedup;
-            # unweighted, the stderr covered the true fraction only ~60 % of the time.
+            # unweighted, the stderr undercovered the true fraction (README, "Measured here").
             popt, pcov = curve_fit(LAWS[law], x, y, p0=[0.5], bounds=(0.0, 1.0), sigma=y)
         except (RuntimeError, ValueError):
             return math.nan, math.nan

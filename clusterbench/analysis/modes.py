@@ -17,7 +17,7 @@ import pandas as pd
 
 from clusterbench.analysis.capacity import machine_checks
 from clusterbench.analysis.speedup import SERIAL_SCHEDULER, UNDERESTIMATED_MARGIN
-from clusterbench.runner.modes import MAX_OVERHEAD_SHARE
+from clusterbench.constants import MAX_OVERHEAD_SHARE
 
 __all__ = [
     "MAX_OVERHEAD_SHARE",

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from distributed.core import Status
 from distributed.deploy.cluster import Cluster
 from distributed.deploy.spec import SpecCluster
 
@@ -98,15 +99,17 @@ class InventoryCluster(SpecCluster):
         return ready
 
     async def _set_specs(self, names: list[str]) -> None:
+        # `await self` is SpecCluster's public way to make its workers match worker_spec
+        # (stop the extra ones, start the missing ones); it raises what a start raised.
         self.worker_spec = {name: self.inventory_spec.workers[name] for name in names}
         try:
-            await self._correct_state()
+            await self
         except ClusterbenchError:
             raise
         except Exception as exc:  # a Job whose submission failed raises from its start()
             failed = [n for n in names if n in self.workers and _start_failed(self.workers[n])]
             self.worker_spec = {n: s for n, s in self.worker_spec.items() if n not in failed}
-            await self._correct_state()
+            await self
             where = ", ".join(failed) or ", ".join(names)
             raise LaunchError(f"{where}: could not start: {_one_line(exc)}") from None
 
@@ -192,7 +195,7 @@ class InventoryCluster(SpecCluster):
 
 
 def _start_failed(worker: Any) -> bool:
-    return getattr(worker, "status", None) is not None and str(worker.status) != "Status.running"
+    return getattr(worker, "status", None) is not None and worker.status != Status.running
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,9 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
-from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, down_file, write_state
+from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, claimed_state, down_file, write_state
 from clusterbench.cluster.security import create_credentials, security_label, wants_tls
 from clusterbench.cluster.spec import build_cluster_spec, scheduler_address
+from clusterbench.cluster.state import (
+    FAILED,
+    READY,
+    STARTING,
+    ClusterState,
+    LeftOut,
+    QueueJob,
+    WorkerRow,
+)
 from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.inventory.load import load_inventory
 from clusterbench.inventory.model import Inventory, SSHHost
@@ -31,10 +40,10 @@ async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool 
     inventory = load_inventory(inventory_path)
     session = secrets.token_hex(4)
     credentials = _credentials(inventory, session, path, insecure)
-    base = {"pid": os.getpid(), "cluster": inventory.cluster, "inventory": inventory_path,
-            "session": session, "security": security_label(inventory, insecure),
-            "tls_dir": str(credentials.directory) if credentials else None,
-            "scheduler_ssh": _ssh_target(inventory)}
+    base = ClusterState(pid=os.getpid(), cluster=inventory.cluster, inventory=inventory_path,
+                        session=session, security=security_label(inventory, insecure),
+                        tls_dir=str(credentials.directory) if credentials else None,
+                        scheduler_ssh=_ssh_target(inventory))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -45,20 +54,20 @@ async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool 
     try:
         await cluster
         # From here `status` can see the cluster (pid, address) while `up` still waits.
-        base = base | {"address": cluster.scheduler_address,
-                       "dashboard": _dashboard(cluster, inventory)}
+        base = base.with_(address=cluster.scheduler_address,
+                          dashboard=_dashboard(cluster, inventory))
         ready = await _start(cluster, inventory, timeout, stopping, path, base)
-        state = base | await _describe(cluster, ready)
-        write_state(path, state | {"status": "ready"})
+        state = base.with_(**await _describe(cluster, ready))
+        write_state(path, state.with_(status=READY))
         await stopping.wait()
     except ClusterbenchError as exc:
-        write_state(path, base | {"status": "failed", "error": str(exc)})
+        write_state(path, base.with_(status=FAILED, error=str(exc)))
     finally:
         await cluster.close()
         found = await leftovers(inventory, session)
         if credentials is not None:
             credentials.remove()
-        write_state(down_file(path), base | {"leftovers": found})
+        write_state(down_file(path), base.with_(leftovers=found))
     return 0
 
 
@@ -76,7 +85,7 @@ async def _start(
     timeout: float,
     stopping: asyncio.Event,
     path: Path,
-    base: dict[str, Any],
+    base: ClusterState,
 ) -> list[ReadyWorker]:
     """``start_all``, publishing submitted jobs while it waits and giving up on SIGTERM.
 
@@ -93,7 +102,7 @@ async def _start(
         submitted = set(cluster.workers) >= set(cluster.worker_spec)
         jobs = _queue_jobs(cluster) if submitted else None
         if jobs is not None and jobs != published:
-            write_state(path, base | {"status": "starting", "queue_jobs": jobs})
+            write_state(path, base.with_(status=STARTING, queue_jobs=jobs))
             published = jobs
         if stopping.is_set() and submitted:
             start.cancel()
@@ -104,7 +113,7 @@ async def _start(
     return start.result()
 
 
-def _queue_jobs(cluster: InventoryCluster) -> list[dict[str, Any]]:
+def _queue_jobs(cluster: InventoryCluster) -> tuple[QueueJob, ...]:
     """The batch jobs of the cluster: id, host, launcher and the workers each registers."""
     jobs = []
     # Inventory order: SpecCluster fills .workers from a set.
@@ -114,27 +123,28 @@ def _queue_jobs(cluster: InventoryCluster) -> list[dict[str, Any]]:
         if job_id is None or not slots:
             continue
         host = cluster.inventory_spec.host(slots[0].host)
-        jobs.append({"job": str(job_id), "host": host.name, "launcher": host.launcher,
-                     "spec": spec_name, "workers": [s.name for s in slots],
-                     "threads": slots[0].threads})
-    return jobs
+        jobs.append(QueueJob(job=str(job_id), host=host.name, launcher=host.launcher,
+                             spec=spec_name, workers=[s.name for s in slots],
+                             threads=slots[0].threads))
+    return tuple(jobs)
 
 
 async def _describe(cluster: InventoryCluster, ready: list[ReadyWorker]) -> dict[str, Any]:
+    """The :class:`ClusterState` fields of a cluster whose workers are ready."""
     info = await cluster.scheduler_comm.identity()
     workers = info["workers"]
     return {
         "address": cluster.scheduler_address,
-        "workers": [_worker_row(w, workers.get(w.address, {})) for w in ready],
+        "workers": tuple(_worker_row(w, workers.get(w.address, {})) for w in ready),
         # After start_all: jobs of hosts dropped under min_workers are already cancelled.
         "queue_jobs": _queue_jobs(cluster),
-        "failures": cluster.failures,
+        "failures": dict(cluster.failures),
         # Per worker, for `status`: the workers of hosts dropped under min_workers.
-        "left_out": [{"name": slot.name, "host": slot.host, "reason": reason}
-                     for spec_name, reason in cluster.failures.items()
-                     for slot in cluster.inventory_spec.slots_of(spec_name)],
-        "local_pids": [p for p in (getattr(w, "pid", None) for w in cluster.workers.values())
-                       if p],
+        "left_out": tuple(LeftOut(name=slot.name, host=slot.host, reason=reason)
+                          for spec_name, reason in cluster.failures.items()
+                          for slot in cluster.inventory_spec.slots_of(spec_name)),
+        "local_pids": tuple(p for p in (getattr(w, "pid", None)
+                                        for w in cluster.workers.values()) if p),
     }
 
 
@@ -161,10 +171,10 @@ def _ssh_target(inventory: Inventory) -> str | None:
     return f"{port}{host.user + '@' if host.user else ''}{host.address}"
 
 
-def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> dict[str, Any]:
-    return {"name": worker.slot.name, "host": worker.slot.host, "address": worker.address,
-            "threads": info.get("nthreads", worker.slot.threads),
-            "memory": info.get("memory_limit")}
+def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> WorkerRow:
+    return WorkerRow(name=worker.slot.name, host=worker.slot.host, address=worker.address,
+                     threads=info.get("nthreads", worker.slot.threads),
+                     memory=info.get("memory_limit"))
 
 
 async def leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
@@ -205,7 +215,8 @@ def main(argv: list[str]) -> int:
     except ClusterbenchError as exc:
         # Raised before the cluster existed (inventory changed since `up` validated it):
         # `up` reports the one line, not the log's traceback.
-        write_state(state_path, {"pid": os.getpid(), "status": "failed", "error": str(exc)})
+        claimed = claimed_state(state_path)
+        write_state(state_path, claimed.with_(pid=os.getpid(), status=FAILED, error=str(exc)))
         return exc.exit_code
 
 

@@ -11,7 +11,6 @@ cluster refuses while the first is alive.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,15 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from clusterbench import osutil
+from clusterbench.cluster import state as cluster_state
+from clusterbench.cluster.state import FAILED, READY, STARTING, ClusterState
 from clusterbench.errors import LaunchError, StateError
 
 POLL = 0.1
 
 
 def state_dir() -> Path:
-    """``$CLUSTERBENCH_STATE_DIR`` or ``~/.local/state/clusterbench``."""
-    base = os.environ.get("CLUSTERBENCH_STATE_DIR")
-    path = Path(base) if base else Path.home() / ".local" / "state" / "clusterbench"
+    """:func:`clusterbench.osutil.state_root`, created if missing."""
+    path = osutil.state_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -47,53 +48,40 @@ def down_file(path: Path) -> Path:
     return path.with_name(path.name.replace("cluster-", "down-", 1))
 
 
-def read_state(path: Path) -> dict[str, Any]:
-    """The state file as a dict (empty while the daemon is still writing it)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+def read_state(path: Path) -> ClusterState | None:
+    """The state at *path* (None: no such file); see :func:`.state.read`.
+
+    Raises
+    ------
+    StateError
+        The file is not a cluster state this clusterbench reads.
+    """
+    return cluster_state.read(path)
 
 
-def write_state(path: Path, state: dict[str, Any]) -> None:
-    """Atomically replace the state file (write + rename)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
+def write_state(path: Path, state: ClusterState) -> None:
+    """Atomically replace the state file (a reader never sees half of it)."""
+    cluster_state.write(path, state)
 
 
-def pid_alive(pid: int | None) -> bool:
-    """True when *pid* exists and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
+#: True when a PID exists and is not a zombie (psutil; command names may contain spaces).
+pid_alive = osutil.pid_alive
 
 
 def claim(cluster: str, inventory_path: str) -> Path:
     """Create the state file exclusively, or refuse if a live daemon owns it."""
     path = state_file(cluster)
-    try:
-        with open(path, "x", encoding="utf-8") as fh:
-            json.dump({"status": "starting", "cluster": cluster, "inventory": inventory_path}, fh)
+    if cluster_state.create(path, ClusterState(cluster, STARTING, inventory=inventory_path)):
         return path
-    except FileExistsError:
-        state = read_state(path)
-        if pid_alive(state.get("pid")) or state.get("status") == "starting" and _fresh(path):
-            raise StateError(
-                f"cluster {cluster!r} is already up (pid {state.get('pid')}, from "
-                f"{state.get('inventory')}); run 'clusterbench down' first"
-            ) from None
-        path.unlink(missing_ok=True)  # a daemon that died without cleaning up
-        return claim(cluster, inventory_path)
+    state = read_state(path)
+    if state is not None and (pid_alive(state.pid)
+                              or state.status == STARTING and _fresh(path)):
+        raise StateError(
+            f"cluster {cluster!r} is already up (pid {state.pid}, from "
+            f"{state.inventory}); run 'clusterbench down' first"
+        )
+    path.unlink(missing_ok=True)  # a daemon that died without cleaning up
+    return claim(cluster, inventory_path)
 
 
 def _fresh(path: Path, seconds: float = 30.0) -> bool:
@@ -112,17 +100,17 @@ def spawn_daemon(inventory_path: str, path: Path, timeout: float, insecure: bool
     return process.pid
 
 
-def wait_ready(path: Path, pid: int, timeout: float) -> dict[str, Any]:
+def wait_ready(path: Path, pid: int, timeout: float) -> ClusterState:
     """Poll the state file until the daemon reports ready or failed (or dies)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state(path)
-        if state.get("status") == "ready":
+        if state is not None and state.status == READY:
             return state
-        if state.get("status") == "failed":
+        if state is not None and state.status == FAILED:
             _reap(pid)  # the daemon stops what it started before it exits
             path.unlink(missing_ok=True)
-            raise LaunchError(state.get("error", "the cluster failed to start"))
+            raise LaunchError(state.error or "the cluster failed to start")
         if not pid_alive(pid):
             path.unlink(missing_ok=True)
             tail = _log_tail(path)
@@ -153,7 +141,7 @@ def _reap(pid: int, grace: float = 30.0) -> None:
         time.sleep(POLL)
 
 
-def running_states() -> list[tuple[Path, dict[str, Any]]]:
+def running_states() -> list[tuple[Path, ClusterState]]:
     """State files of clusters whose daemon is alive, or that `up` has just claimed.
 
     Between ``up`` claiming the state file and the daemon's first write (about a
@@ -161,43 +149,44 @@ def running_states() -> list[tuple[Path, dict[str, Any]]]:
     as a cluster that is starting, so ``status`` does not say "no cluster is up".
     """
     states = [(p, read_state(p)) for p in sorted(state_dir().glob("cluster-*.json"))]
-    return [(p, s) for p, s in states if pid_alive(s.get("pid")) or _just_claimed(p, s)]
+    return [(p, s) for p, s in states
+            if s is not None and (pid_alive(s.pid) or _just_claimed(p, s))]
 
 
-def _just_claimed(path: Path, state: dict[str, Any]) -> bool:
-    return state.get("status") == "starting" and "pid" not in state and _fresh(path)
+def _just_claimed(path: Path, state: ClusterState) -> bool:
+    return state.status == STARTING and state.pid is None and _fresh(path)
 
 
 def running_cluster_address() -> str:
     """Scheduler address of the one running cluster (for ``run --attach``)."""
-    return running_cluster()["address"]
+    return running_cluster().address
 
 
-def running_cluster() -> dict[str, Any]:
+def running_cluster() -> ClusterState:
     """The state of the one running, ready cluster (for ``run --attach``)."""
     states = running_states()
     if not states:
         raise StateError("no cluster is up; run 'clusterbench up INVENTORY' first")
     if len(states) > 1:
-        names = ", ".join(s.get("cluster", "?") for _, s in states)
+        names = ", ".join(s.cluster for _, s in states)
         raise StateError(f"several clusters are up ({names}); use --scheduler-address")
-    address = states[0][1].get("address")
-    if not address:
-        raise StateError(f"cluster {states[0][1].get('cluster', '?')!r} is still starting; "
+    state = states[0][1]
+    if not state.address:
+        raise StateError(f"cluster {state.cluster!r} is still starting; "
                          "wait for 'clusterbench up' to return")
-    return states[0][1]
+    return state
 
 
 def security_for_address(address: str) -> Any:
     """The ``Security`` of the running cluster `up` started at *address* (None when no
     cluster of ours listens there: dask's own TLS configuration applies)."""
     for _, state in running_states():
-        if state.get("address") == address:
+        if state.address == address:
             return cluster_security(state)
     return None
 
 
-def cluster_security(state: dict[str, Any]) -> Any:
+def cluster_security(state: ClusterState) -> Any:
     """The distributed ``Security`` a client of the cluster in *state* needs (None for a
     plain-TCP cluster).
 
@@ -208,23 +197,28 @@ def cluster_security(state: dict[str, Any]) -> Any:
     """
     from clusterbench.cluster.security import load_credentials
 
-    if not state.get("tls_dir"):
+    if not state.tls_dir:
         return None
-    credentials = load_credentials(state["tls_dir"])
+    credentials = load_credentials(state.tls_dir)
     if credentials is None:
-        raise StateError(f"cluster {state.get('cluster', '?')!r} uses TLS but its "
-                         f"certificate files in {state['tls_dir']} are gone; "
+        raise StateError(f"cluster {state.cluster!r} uses TLS but its "
+                         f"certificate files in {state.tls_dir} are gone; "
                          "run 'clusterbench down' and 'up' again")
     return credentials.security()
 
 
-def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
+def stop(path: Path, grace: float = 60.0) -> ClusterState:
     """SIGTERM the daemon, wait for it to stop the cluster, SIGKILL past *grace*.
 
-    Returns the last state (with ``leftovers`` if the daemon found any).
+    Returns the last state (``leftovers`` None when the daemon did not get to check).
+
+    Raises
+    ------
+    StateError
+        *path* is not a state this clusterbench reads (nothing is stopped).
     """
-    state = read_state(path)
-    pid = state.get("pid")
+    state = claimed_state(path)
+    pid = state.pid
     last_word = down_file(path)
     last_word.unlink(missing_ok=True)  # an earlier session's word is not this one's
     if pid_alive(pid):
@@ -232,10 +226,10 @@ def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
         _reap(pid, grace)
         if pid_alive(pid):
             os.killpg(pid, signal.SIGKILL)
-    final = read_state(last_word) or state
-    if final.get("session") != state.get("session"):
+    final = _last_word(last_word) or state
+    if final.session != state.session:
         final = state
-    for worker_pid in state.get("local_pids", []):
+    for worker_pid in state.local_pids:
         if pid_alive(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)
     _remove_credentials(state)
@@ -243,10 +237,31 @@ def stop(path: Path, grace: float = 60.0) -> dict[str, Any]:
     return final
 
 
-def _remove_credentials(state: dict[str, Any]) -> None:
+def claimed_state(path: Path) -> ClusterState:
+    """The state at *path*, or a bare one named after the file (``cluster-<name>.json``)
+    when the file is gone.
+
+    Raises
+    ------
+    StateError
+        *path* is not a state this clusterbench reads.
+    """
+    return read_state(path) or ClusterState(path.stem.removeprefix("cluster-"))
+
+
+def _last_word(path: Path) -> ClusterState | None:
+    """The down file; None when absent or unreadable (an unreadable last word only costs
+    the leftover check, which `down` then runs itself)."""
+    try:
+        return read_state(path)
+    except StateError:
+        return None
+
+
+def _remove_credentials(state: ClusterState) -> None:
     """The daemon removes its TLS files when it stops; a daemon SIGKILLed cannot."""
     import shutil
 
-    tls_dir = state.get("tls_dir")
+    tls_dir = state.tls_dir
     if tls_dir and Path(tls_dir).name.startswith("tls-"):
         shutil.rmtree(tls_dir, ignore_errors=True)

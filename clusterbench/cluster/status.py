@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from clusterbench.cluster.state import ClusterState, QueueJob
 from clusterbench.errors import ClusterbenchError
 from clusterbench.launchers.jobqueue import QUEUES, JobState
 
@@ -27,13 +28,13 @@ LOST = "lost"
 LEFT_OUT = "left out"
 
 
-def query_queues(state: dict[str, Any]) -> tuple[dict[str, JobState], list[str]]:
+def query_queues(state: ClusterState) -> tuple[dict[str, JobState], list[str]]:
     """Ask each queue system about the jobs of *state* (blocking, one call per host).
 
     Parameters
     ----------
     state
-        A cluster state file's contents (``queue_jobs`` as the daemon wrote it).
+        A cluster's state (``queue_jobs`` as the daemon wrote it).
 
     Returns
     -------
@@ -42,7 +43,7 @@ def query_queues(state: dict[str, Any]) -> tuple[dict[str, JobState], list[str]]
         host whose queue could not be asked (its jobs then show ``?``).
     """
     by_host: dict[tuple[str, str], list[str]] = {}
-    for job in state.get("queue_jobs", []):
+    for job in state.queue_jobs:
         by_host.setdefault((job["host"], job["launcher"]), []).append(str(job["job"]))
     states: dict[str, JobState] = {}
     notes: list[str] = []
@@ -59,11 +60,11 @@ def query_queues(state: dict[str, Any]) -> tuple[dict[str, JobState], list[str]]
 
 
 def worker_rows(
-    state: dict[str, Any], registered: Iterable[dict[str, Any]], queue: dict[str, JobState]
+    state: ClusterState, registered: Iterable[dict[str, Any]], queue: dict[str, JobState]
 ) -> list[dict[str, Any]]:
     """One row per registered worker, plus one per expected queue worker not registered.
 
-    Pure.  Parameters: the state file (``queue_jobs``, ``workers``, ``left_out``), the
+    Pure.  Parameters: the cluster's state (``queue_jobs``, ``workers``, ``left_out``), the
     registered workers (``name``, ``host``, ``address``, ``threads``, ``memory``), and
     :func:`query_queues`'s states.  Rows of queue workers add ``job``, ``node`` and
     ``queue_state`` (``RUNNING``, ``PENDING (Resources)``, ``left the queue``);
@@ -77,7 +78,7 @@ def worker_rows(
         Registered workers first (in the given order), then the missing queue workers in job
         order, the lost workers and the left-out ones.
     """
-    job_of = {name: job for job in state.get("queue_jobs", []) for name in job["workers"]}
+    job_of = {name: job for job in state.queue_jobs for name in job["workers"]}
     rows = []
     seen = set()
     for worker in registered:
@@ -89,13 +90,13 @@ def worker_rows(
             row = {"name": name, "host": job["host"], "address": "-", "threads": job.get("threads"),
                    "memory": None, "status": "not registered"}
             rows.append(row | _queue_columns(job, queue))
-    missing = [w for w in state.get("workers", [])
+    missing = [w for w in state.workers
                if str(w["name"]) not in seen and str(w["name"]) not in job_of]
     rows += [{"name": w["name"], "host": w["host"], "address": "-", "threads": w.get("threads"),
               "memory": None, "status": LOST} | _queue_columns(None, queue) for w in missing]
     rows += [{"name": w["name"], "host": w["host"], "address": "-", "threads": None,
               "memory": None, "status": f"{LEFT_OUT}: {_short(w['reason'])}"}
-             | _queue_columns(None, queue) for w in state.get("left_out", [])]
+             | _queue_columns(None, queue) for w in state.left_out]
     return rows
 
 
@@ -105,7 +106,7 @@ def _short(reason: str) -> str:
     return f"exited {tail}" if tail else reason
 
 
-def _queue_columns(job: dict[str, Any] | None, queue: dict[str, JobState]) -> dict[str, Any]:
+def _queue_columns(job: QueueJob | None, queue: dict[str, JobState]) -> dict[str, Any]:
     """``job``/``node``/``queue_state`` of a row; all None for a worker that is no job."""
     if job is None:
         return {"job": None, "node": None, "queue_state": None}

@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from clusterbench.cluster import lifecycle
+from clusterbench.cluster.state import READY, ClusterState
 from clusterbench.commands.common import err, out, report_leftovers
 from clusterbench.errors import ClusterbenchError, StateError
 from clusterbench.inventory.load import load_inventory
@@ -39,7 +40,7 @@ def up(args: argparse.Namespace) -> int:
         lifecycle.stop(path, grace=INTERRUPT_GRACE)
         raise
     _print_state(state)
-    for spec_name, reason in state.get("failures", {}).items():
+    for spec_name, reason in state.failures.items():
         err().print(f"[yellow]left out {spec_name}[/]: {reason}")
     return 0
 
@@ -66,19 +67,19 @@ def status(args: argparse.Namespace) -> int:
     if not states:
         raise StateError("no cluster is up; start one with 'clusterbench up INVENTORY'")
     for _, state in states:
-        _print_state(state, _live_workers(state) if state.get("address") else [])
+        _print_state(state, _live_workers(state) if state.address else [])
     return 0
 
 
-def _live_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
+def _live_workers(state: ClusterState) -> list[dict[str, Any]]:
     from distributed import Client
 
-    with Client(state["address"], timeout=10,
+    with Client(state.address, timeout=10,
                 security=lifecycle.cluster_security(state)) as client:
         info = client.scheduler_info(n_workers=-1)["workers"]
     # Inventory host names beat the scheduler's IPs; queue workers also have them before ready.
-    hosts = {w["name"]: w["host"] for w in state.get("workers", [])}
-    for job in state.get("queue_jobs", []):
+    hosts = {w["name"]: w["host"] for w in state.workers}
+    for job in state.queue_jobs:
         hosts |= {name: job["host"] for name in job["workers"] if name not in hosts}
     # Same order as `up` printed (inventory order), workers it did not know last.
     order = {name: i for i, name in enumerate(hosts)}
@@ -88,19 +89,18 @@ def _live_workers(state: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (order.get(row["name"], len(order)), row["name"]))
 
 
-def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None = None) -> None:
+def _print_state(state: ClusterState, registered: list[dict[str, Any]] | None = None) -> None:
     """The worker table; queue workers add job id, node and the queue's live state."""
     from dask.utils import format_bytes
 
     from clusterbench.cluster.status import query_queues, worker_rows
 
     queue, notes = query_queues(state)
-    rows = worker_rows(state, state.get("workers", []) if registered is None else registered,
-                       queue)
-    address = state.get("address") or "not started yet"
-    title = f"cluster {state.get('cluster')!r}  scheduler {address}"
-    if state.get("status") not in (None, "ready"):
-        title += f"  ({state['status']})"
+    rows = worker_rows(state, state.workers if registered is None else registered, queue)
+    address = state.address or "not started yet"
+    title = f"cluster {state.cluster!r}  scheduler {address}"
+    if state.status != READY:
+        title += f"  ({state.status})"
     table = Table(title=title)
     columns = ["worker", "host", "address", "threads", "memory", "status"]
     with_queue = any(row["job"] for row in rows)
@@ -117,15 +117,15 @@ def _print_state(state: dict[str, Any], registered: list[dict[str, Any]] | None 
     out().print(table)
     for note in notes:
         err().print(f"[yellow]{note}[/]")
-    if state.get("address"):
+    if state.address:
         _print_access(state)
 
 
-def _print_access(state: dict[str, Any]) -> None:
+def _print_access(state: ClusterState) -> None:
     """Transport, dashboard and how to reach a dashboard bound to loopback."""
     from clusterbench.cluster.security import INSECURE_WARNING
 
-    security = state.get("security")
+    security = state.security
     if security == "tls":
         out().print("security: TLS (mutual, this cluster's own CA; plain TCP and other "
                     "certificates are refused)")
@@ -133,14 +133,14 @@ def _print_access(state: dict[str, Any]) -> None:
         err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
     elif security == "loopback":
         out().print("security: plain TCP on loopback (local only)")
-    dashboard = state.get("dashboard")
+    dashboard = state.dashboard
     out().print(f"dashboard: {dashboard or 'off'}")
     tunnel = _tunnel_command(state, dashboard)
     if tunnel:
         out().print(f"  from another machine: {tunnel}")
 
 
-def _tunnel_command(state: dict[str, Any], dashboard: str | None) -> str | None:
+def _tunnel_command(state: ClusterState, dashboard: str | None) -> str | None:
     """The SSH tunnel to a dashboard that listens on loopback (of this machine or of the
     scheduler's ssh host), or None."""
     from urllib.parse import urlsplit
@@ -153,7 +153,7 @@ def _tunnel_command(state: dict[str, Any], dashboard: str | None) -> str | None:
     port = url.port
     import socket
 
-    where = state.get("scheduler_ssh") or socket.gethostname()
+    where = state.scheduler_ssh or socket.gethostname()
     return f"ssh -N -L {port}:127.0.0.1:{port} {where}  # then open http://127.0.0.1:{port}{url.path}"
 
 
@@ -165,26 +165,26 @@ def down(args: argparse.Namespace) -> int:
     unverified = []
     for path in paths:
         final = lifecycle.stop(path, grace=args.timeout)
-        found = final.get("leftovers")
+        found = final.leftovers
         if found is None:  # the daemon died before it could check: check from here
             found = _check_hosts(final)
         unverified += report_leftovers(found)
-        out().print(f"stopped cluster {final.get('cluster', path.stem)!r}")
+        out().print(f"stopped cluster {final.cluster!r}")
     if unverified:
         err().print(f"[red]could not verify that nothing is left on: {', '.join(unverified)}[/]")
     return 1 if unverified else 0
 
 
-def _check_hosts(state: dict[str, Any]) -> dict[str, list[str]]:
+def _check_hosts(state: ClusterState) -> dict[str, list[str]]:
     """The leftover sweep the daemon runs on stopping, run here when it was killed first."""
     import asyncio
 
     from clusterbench.cluster.daemon import leftovers
 
-    if not state.get("inventory") or not state.get("session"):
+    if not state.inventory or not state.session:
         return {}
     try:
-        inventory = load_inventory(state["inventory"])
+        inventory = load_inventory(state.inventory)
     except ClusterbenchError as exc:
         return {"(inventory)": [f"{lifecycle.COULD_NOT_CHECK}: {exc}"]}
-    return asyncio.run(leftovers(inventory, state["session"]))
+    return asyncio.run(leftovers(inventory, state.session))

@@ -117,7 +117,8 @@ def _note_skipped(scenario: Scenario, maximum: int) -> None:
 
 
 def _check_workloads(scenario: Scenario) -> dict[str, str]:
-    """Resolve every workload (one-line error for a bad name/size); name → interface."""
+    """Resolve every workload (one-line error for a bad name, size or params); name →
+    interface."""
     from clusterbench.workloads.registry import resolve
 
     interfaces = {}
@@ -126,6 +127,11 @@ def _check_workloads(scenario: Scenario) -> dict[str, str]:
         if choice.size not in workload.sizes:
             raise ScenarioError(f"workload {choice.name!r} has no size {choice.size!r}; "
                                 f"valid: {', '.join(workload.sizes)}")
+        # Here, not in prepare: a bad value must not cost a cluster start and a calibration.
+        problem = workload.params_problem(dict(choice.params))
+        if problem:
+            raise ScenarioError(f"{scenario.source}: workload {choice.name!r}: params: "
+                                f"{problem}")
         if scenario.scaling == "weak" and workload.weak_param is None:
             raise ScenarioError(f"{scenario.source}: workload {choice.name!r} cannot scale "
                                 f"weakly (it has no size parameter that grows with the "

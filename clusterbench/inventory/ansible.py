@@ -111,7 +111,7 @@ def _walk(group: Any, body: Any, inherited: dict, tags: tuple, hosts: dict, path
         _walk(child, child_body, variables, tags, hosts, path)
 
 
-def _convert(name: str, variables: dict[str, Any], path: Path) -> dict[str, Any]:
+def _convert(name: str, variables: dict[Any, Any], path: Path) -> dict[str, Any]:
     host: dict[str, Any] = {"name": name, "launcher": "ssh", "address": name}
     for key, value in variables.items():
         if key == _TAGS:

@@ -15,7 +15,6 @@ A host's own keys win over ``defaults``; a default a launcher does not know
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from clusterbench.inventory.model import (
     SSHHost,
 )
 from clusterbench.inventory.safe_yaml import one_line, read_yaml, short
+from clusterbench.suggest import did_you_mean
 
 _HOST_MODELS = {"local": LocalHost, "ssh": SSHHost, **{k: QueueHost for k in LAUNCHERS[2:]}}
 # Every field of the model (new ones included) plus ``defaults``; ``source`` is ours.
@@ -98,7 +98,7 @@ def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
         label = _label(index, host)
         raise InventoryError(
             f"{source}: {label}: field 'launcher': unknown launcher {short(launcher)}; "
-            f"valid: {', '.join(LAUNCHERS)}{_suggest(str(launcher), LAUNCHERS)}"
+            f"valid: {', '.join(LAUNCHERS)}{did_you_mean(str(launcher), LAUNCHERS)}"
         )
     known = _HOST_MODELS[launcher].model_fields
     applicable = {k: v for k, v in defaults.items() if k in known}
@@ -137,7 +137,7 @@ def _check_scheduler_host(inventory: Inventory) -> None:
     if spec.host not in kinds:
         valid = ", ".join(["local", *ssh_names])
         raise InventoryError(f"{where}: unknown host {short(spec.host)}"
-                             f"{_suggest(spec.host, ['local', *ssh_names])}; valid: {valid}")
+                             f"{did_you_mean(spec.host, ['local', *ssh_names])}; valid: {valid}")
     if kinds[spec.host] != "ssh":
         raise InventoryError(f"{where}: host {spec.host!r} is a {kinds[spec.host]} host; the "
                              "scheduler runs on 'local' or on an ssh host")
@@ -151,13 +151,8 @@ def _reject_unknown(data: dict, valid: set[str], source: str, where: str) -> Non
     for key in data:
         if key not in valid:
             raise InventoryError(
-                f"{source}: {where}unknown field {short(key)}{_suggest(str(key), valid)}"
+                f"{source}: {where}unknown field {short(key)}{did_you_mean(str(key), valid)}"
             )
-
-
-def _suggest(word: str, valid: Any) -> str:
-    close = difflib.get_close_matches(word, sorted(valid), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _label(index: int, host: Any) -> str:
@@ -181,7 +176,7 @@ def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
         model = Inventory
     if error["type"] == "extra_forbidden" and loc:  # the key itself, whatever it looks like
         key = loc[-1]
-        hint = _suggest(str(key), model.model_fields)
+        hint = did_you_mean(str(key), model.model_fields)
         return f"{source}: {where}unknown field {short(key)}{hint}"
     # Union/validator branches add pseudo-locations like 'constrained-int'; keep real names.
     loc = [p for p in loc if isinstance(p, int)

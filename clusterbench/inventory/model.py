@@ -23,11 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+# BLAS_ENV lives in the leaf module; re-exported for callers that import it from here.
+from clusterbench.constants import BLAS_ENV as BLAS_ENV
+
 QUEUE_LAUNCHERS = ("slurm", "pbs", "sge", "lsf", "htcondor")
 LAUNCHERS = ("local", "ssh", *QUEUE_LAUNCHERS)
-# Environment variables that cap BLAS/OpenMP threads in a worker process; launchers
-# set them to 1 per worker thread so k workers never oversubscribe the cores.
-BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _memory(value: Any) -> Any:
@@ -151,7 +151,9 @@ class QueueHost(HostBase):
     jobs: Count = 1
     cores: Count = 1
     processes: Count = 1
-    memory: Memory = "1GB"
+    # pydantic does not validate defaults, so the default stays this string (which the
+    # jobqueue launcher parses); validating it would change what runs record.
+    memory: Memory = "1GB"  # type: ignore[assignment]
     queue: str | None = None
     account: str | None = None
     walltime: str | None = "00:30:00"

@@ -49,7 +49,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -79,7 +79,7 @@ class _BoundedLoader(yaml.SafeLoader):
                     continue
                 key = self.construct_object(key_node)
                 try:
-                    first = seen.setdefault(key, key_node.start_mark)
+                    first: Any = seen.setdefault(key, key_node.start_mark)
                 except TypeError:  # unhashable: SafeConstructor reports it
                     continue
                 if first is not key_node.start_mark:

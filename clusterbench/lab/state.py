@@ -9,10 +9,10 @@ half-way through ``up`` still leaves a state that ``down`` can clean from.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from clusterbench import osutil
 from clusterbench.errors import LabError
 from clusterbench.lab import cgroups
 from clusterbench.lab.sshd import accepts, is_ours
@@ -95,16 +95,12 @@ class HostStatus:
 
 def default_directory() -> Path:
     """``$CLUSTERBENCH_STATE_DIR/lab``, else ``~/.local/state/clusterbench/lab``."""
-    base = os.environ.get("CLUSTERBENCH_STATE_DIR")
-    root = Path(base) if base else Path.home() / ".local" / "state" / "clusterbench"
-    return root / "lab"
+    return osutil.state_root() / "lab"
 
 
 def save_state(state: LabState) -> None:
     """Write *state* atomically to ``<directory>/lab.json``."""
-    tmp = state.path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-    tmp.replace(state.path)
+    osutil.atomic_write(state.path, json.dumps(asdict(state), indent=2) + "\n")
 
 
 def load_state(directory: str | Path) -> LabState | None:

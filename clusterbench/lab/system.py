@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from clusterbench.errors import CommandError, LabError
+from clusterbench import osutil
+from clusterbench.errors import LabError
 
 SSHD = "/usr/sbin/sshd"
 TOOLS = ("ip", SSHD, "nsenter", "unshare")
@@ -28,24 +29,14 @@ _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
 def run(cmd: list[str], *, where: str = "lab", timeout: float = 30.0) -> str:
-    """Run a short command and return its stdout.
+    """Run a short command and return its stdout (:func:`clusterbench.osutil.run`).
 
     Raises
     ------
     CommandError
         When the command is missing, times out or exits non-zero.
     """
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError as exc:
-        raise CommandError(" ".join(cmd), None, "", str(exc), where=where) from None
-    except subprocess.TimeoutExpired:
-        raise CommandError(
-            " ".join(cmd), None, "", f"timed out after {timeout:g} s", where=where
-        ) from None
-    if done.returncode != 0:
-        raise CommandError(" ".join(cmd), done.returncode, done.stdout, done.stderr, where=where)
-    return done.stdout
+    return osutil.run(cmd, where=where, timeout=timeout)
 
 
 def spawn(cmd: list[str], output: Path) -> int:
@@ -59,26 +50,17 @@ def spawn(cmd: list[str], output: Path) -> int:
 
 
 def alive(pid: int) -> bool:
-    """Whether *pid* is a running (not zombie) process."""
+    """Whether *pid* is a running (not zombie) process; a daemon we started is reaped."""
     child = _CHILDREN.get(pid)
     if child is not None and child.poll() is not None:
         del _CHILDREN[pid]
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    # The state letter follows the parenthesised command name, which may contain spaces.
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    return osutil.pid_alive(pid)
 
 
 def cmdline(pid: int) -> list[str]:
     """The argv of *pid* ([] when it is gone)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    return osutil.cmdline(pid)
 
 
 def terminate(pids: list[int], grace: float = 3.0) -> list[int]:

@@ -17,7 +17,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from clusterbench.inventory.model import BLAS_ENV
+from clusterbench.constants import BLAS_ENV
 
 # launcher name -> "module:attribute" of an object satisfying :class:`Launcher`.
 # Imported lazily so that `clusterbench --help` does not import asyncssh/jobqueue.

@@ -121,7 +121,8 @@ def build_report(run_dir: Path) -> Report:
         ((report.report_md,), lambda: _replace(
             report.report_md, render_report(summary, fits, environment, run_id))),
     ]
-    warnings, unwritten = [], []
+    warnings: list[str] = []
+    unwritten: list[Path] = []
     for paths, write in writes:
         problem = _attempt(write)
         if problem:

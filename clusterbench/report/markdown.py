@@ -158,7 +158,7 @@ def _overhead_section(calibration: Mapping[str, Any] | None) -> str:
     from clusterbench.analysis.modes import overhead_rows
 
     rows = overhead_rows(calibration)
-    if not rows:
+    if not rows or calibration is None:  # no calibration has no rows
         return ""
     table = markdown_table(["mode", "workers", "µs per task"],
                            [[m, w, f"{us:.0f}"] for m, w, us in rows], [False, True, True])

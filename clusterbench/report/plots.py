@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -20,12 +21,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from clusterbench.analysis.speedup import SERIAL_SCHEDULER
+from clusterbench.constants import SCHEDULERS
 
 NO_DATA = "no verified points to plot"
 NO_BASELINE = "no parallel scheduler has a verified 1-worker point to compare with"
 _PANEL_COLUMNS = 3
 _PANEL_SIZE = (4.8, 3.8)
-_IDEAL_STYLE = {"color": "0.5", "linestyle": "--", "linewidth": 1, "label": "ideal"}
+_IDEAL_STYLE: dict[str, Any] = {"color": "0.5", "linestyle": "--", "linewidth": 1, "label": "ideal"}
 
 Panels = dict[tuple[str, str], list[tuple[str, pd.DataFrame]]]
 
@@ -273,6 +275,4 @@ def plot_modes(summary: pd.DataFrame, path: Path) -> Path:
 
 
 def _mode_order(mode: str) -> tuple[int, str]:
-    from clusterbench.runner.modes import SCHEDULERS
-
     return (SCHEDULERS.index(mode) if mode in SCHEDULERS else len(SCHEDULERS), mode)

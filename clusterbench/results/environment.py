@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def capture_environment(extra: dict[str, Any] | None = None) -> dict[str, Any]:
         "os": platform.platform(),
         "machine": platform.machine(),
         "python": platform.python_version(),
-        "python_executable": os.sys.executable,
+        "python_executable": sys.executable,
         "packages": package_versions(),
         "blas": _blas_info(),
         "git_commit": _git("rev-parse", "HEAD"),

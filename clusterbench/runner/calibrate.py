@@ -12,8 +12,8 @@ The facts every later number is read against:
 * **machine capacity**: the speedup k processes *can* reach on this machine,
   as the throughput of k processes running a fixed pure-Python kernel at once
   over that of one (:func:`~clusterbench.runner.hostinfo.machine_capacity`).
-  Each process runs ≥ ``CAPACITY_SECONDS`` (a CPU quota is enforced per 100 ms,
-  and a single 0.17 s kernel once read 1.31× in a run whose Monte Carlo reached 2.13×),
+  Each process runs ≥ ``CAPACITY_SECONDS`` (a CPU quota is enforced per 100 ms, and
+  a single short kernel read far below what the workloads reached: README, "Measured here"),
   k interleaved over ``CAPACITY_CHECK_ROUNDS`` rounds, best round kept: it is a
   ceiling.  The sweep repeats the check in the middle and at the end
   (:func:`capacity_check`), so the report can give a range.
@@ -65,7 +65,8 @@ ACTIVATE_SECONDS = 60.0
 #: Work unit of ``kernel_seconds`` (seconds one process needs for this many iterations),
 #: kept so that runs stay comparable with those before the rate-based capacity.
 CAPACITY_LOOPS = 3_000_000
-#: Iterations of the per-worker speed kernel for ``order: fastest-first`` (~0.1 s).
+#: Iterations of the per-worker speed kernel for ``order: fastest-first``: a fraction of a
+#: second per worker (README, "Measured here").
 SPEED_LOOPS = 1_000_000
 
 
@@ -133,7 +134,9 @@ def calibrate(
     -------
     Calibration
     """
-    overhead, widths, trips = {}, {}, {}
+    overhead: dict[str, float] = {}
+    widths: dict[str, int] = {}
+    trips: dict[str, float] = {}
     for mode, width in workers.items():
         listener(f"calibrating {mode}")
         width = max(1, width)

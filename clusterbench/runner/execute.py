@@ -326,6 +326,7 @@ class Sweep:
         prepared, ctx, workers = opened.prepared, opened.ctx, opened.workers
         client = self.backends[point.scheduler].client if workers else None
         if planned is not None:
+            assert workers is not None, "only distributed points have planned addresses"
             ctx.worker_addresses = tuple(planned[name] for name in workers.names)
             cursor = workerset.task_cursor(client)
         with threadpool_limits(ctx.blas_threads):
@@ -407,6 +408,7 @@ class Sweep:
             return choice, 1.0
         workload = resolve(choice.name)
         param = workload.weak_param
+        assert param is not None, "run refuses weak scaling of a workload without weak_param"
         base = (workload.size_params(choice.size) | dict(choice.params))[param]
         ideal = self._ideal(point, workers)
         value = max(1, round(base * (ideal if ideal == ideal else point.workers)))  # NaN check
@@ -445,11 +447,18 @@ class Sweep:
             self.listener("prepare", choice.name)
             workload = resolve(choice.name)
             start = time.perf_counter()
-            data = workload.prepare(choice.size, self.scenario.seed, **dict(choice.params))
-            with open_mode("synchronous", 1, blas_threads=self.scenario.blas_threads) as ctx:
-                started = time.perf_counter()  # the serial time: basis of every deadline
-                reference = workload.run(data, ctx)
-                serial = time.perf_counter() - started
+            try:
+                data = workload.prepare(choice.size, self.scenario.seed, **dict(choice.params))
+                with open_mode("synchronous", 1, blas_threads=self.scenario.blas_threads) as ctx:
+                    started = time.perf_counter()  # the serial time: basis of every deadline
+                    reference = workload.run(data, ctx)
+                    serial = time.perf_counter() - started
+            except ClusterbenchError:
+                raise
+            except Exception as exc:  # params passed the check yet prepare refused: a failed
+                # point (recorded by _open_point), not a traceback that ends the sweep
+                raise ClusterbenchError(f"preparing the inputs or the serial reference "
+                                        f"failed: {type(exc).__name__}: {exc}") from exc
             self._prepared[choice] = _Prepared(workload, data, reference,
                                                time.perf_counter() - start, serial)
         return self._prepared[choice]

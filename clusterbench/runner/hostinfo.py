@@ -54,8 +54,8 @@ PROC_CGROUP = Path("/proc/self/cgroup")
 MIN_SECONDS = 1.0
 #: Rounds of the per-worker measurement (cost: rounds × (most workers on a host + 1) s).
 WORKER_ROUNDS = 2
-#: Kernel iterations between clock reads (~3 ms on a 2026 x86 core, ~12 ms at 0.25 CPU):
-#: the overshoot past ``min_seconds`` stays around 1 %.
+#: Kernel iterations between clock reads: short enough that the overshoot past
+#: ``min_seconds`` stays small even on a slow or throttled host (README, "Measured here").
 CHUNK = 50_000
 #: cgroup v1 writes "no limit" as a huge page-aligned number (2**63 - 4096 with 4 KiB
 #: pages); anything this large is no limit.

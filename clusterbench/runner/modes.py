@@ -39,18 +39,27 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterbench.inventory.model import BLAS_ENV as BLAS_ENV_VARS
+# The constants live in a leaf module so analysis/ and report/ need not import the runner;
+# re-exported here because this is where callers have always found them.
+from clusterbench.constants import BLAS_ENV as BLAS_ENV_VARS
+from clusterbench.constants import (
+    DEFAULT_MIN_TASK_SECONDS,
+    DISTRIBUTED_MODES,
+    JOBLIB_ONLY_MODES,
+    MAX_OVERHEAD_SHARE,
+    SCHEDULERS,
+)
 
-SCHEDULERS = ("synchronous", "threads", "processes", "distributed", "distributed-scatter",
-              "local-distributed")
-#: Modes that run on a distributed cluster (they need a client and worker addresses).
-DISTRIBUTED_MODES = frozenset({"distributed", "distributed-scatter", "local-distributed"})
-#: Modes that only differ from another mode for workloads that use joblib.
-JOBLIB_ONLY_MODES = frozenset({"distributed-scatter"})
-#: Overhead share of compute above which a point's tasks count as too fine.
-MAX_OVERHEAD_SHARE = 0.02
-#: Task length used before (or without) a calibration of the mode's overhead.
-DEFAULT_MIN_TASK_SECONDS = 0.1
+__all__ = [
+    "DEFAULT_MIN_TASK_SECONDS",
+    "DISTRIBUTED_MODES",
+    "JOBLIB_ONLY_MODES",
+    "MAX_OVERHEAD_SHARE",
+    "SCHEDULERS",
+    "ExecutionContext",
+    "blas_threads_for",
+    "open_mode",
+]
 
 
 @dataclass
@@ -152,7 +161,7 @@ class ExecutionContext:
             return dask.compute(*collections, scheduler="synchronous", **kwargs)
         if self.scheduler == "processes":
             # dask batches 6 ready tasks per submission to a process by default, so a
-            # point's 2-8 coarse tasks all landed in ONE process (measured: 1.0x).
+            # point's 2-8 coarse tasks all landed in ONE process (README, "Measured here").
             # Workloads size their tasks themselves; one task per submission.
             kwargs.setdefault("chunksize", 1)
         return dask.compute(*collections, scheduler=self.scheduler, pool=self.pool,

@@ -48,7 +48,7 @@ def plan_points(
     """
     counts = expand_workers(scenario.workers, max_workers, scenario.source)
     interfaces, limits = interfaces or {}, limits or {}
-    points = []
+    points: list[Point] = []
     for choice in scenario.workloads:
         for mode in _reference_first(scenario.schedulers):
             if mode in JOBLIB_ONLY_MODES and interfaces.get(choice.name) != "joblib":

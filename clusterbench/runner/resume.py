@@ -31,7 +31,7 @@ from clusterbench.results.record import Record
 from clusterbench.results.store import ENVIRONMENT, RECORDS, RunStore
 from clusterbench.runner.execute import Sweep
 from clusterbench.runner.plan import Point
-from clusterbench.runner.scenario import Scenario, WorkloadChoice
+from clusterbench.runner.scenario import Scenario, validated
 
 #: (workload, size, scheduler, workers): how a record names its point.
 PointKey = tuple[str, str, str, int]
@@ -176,12 +176,11 @@ def scenario_from_environment(environment: Mapping[str, Any], run_dir: Path) -> 
     if "workloads" not in recorded:
         raise ClusterbenchError(f"{run_dir / ENVIRONMENT}: recorded before --resume existed "
                                 f"(no scenario workloads); run the scenario again instead")
-    try:
-        return Scenario(
+    try:  # validated as a scenario file is: a hand-edited run.json is one line too
+        return validated(dict(
             name=recorded["name"],
-            workloads=tuple(WorkloadChoice(w["name"], w["size"],
-                                           tuple(sorted((w.get("params") or {}).items())))
-                            for w in recorded["workloads"]),
+            workloads=[{"name": w["name"], "size": w["size"], "params": w.get("params")}
+                       for w in recorded["workloads"]],
             schedulers=tuple(recorded["schedulers"]), workers=str(recorded["workers"]),
             repeats=recorded["repeats"], warmup=recorded["warmup"], seed=recorded["seed"],
             blas_threads=recorded.get("blas_threads", 1),
@@ -190,7 +189,7 @@ def scenario_from_environment(environment: Mapping[str, Any], run_dir: Path) -> 
             order_points=recorded["order_points"], stabilize=recorded["stabilize"],
             retries=recorded["retries"], scaling=recorded["scaling"],
             source=recorded["source"],
-        )
+        ), f"{run_dir / ENVIRONMENT}: scenario")
     except (KeyError, TypeError) as exc:
         raise ClusterbenchError(f"{run_dir / ENVIRONMENT}: scenario field {exc} missing or "
                                 f"malformed; cannot resume") from None

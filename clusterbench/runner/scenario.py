@@ -10,7 +10,7 @@ A scenario file (``scenarios/*.yml``)::
     repeats: 3
     warmup: 1
     seed: 0
-    blas_threads: 1              # per worker thread; "auto" = cores // slots
+    blas_threads: 1              # per worker thread; "auto" (or null) = cores // slots
     order: inventory             # or fastest-first: add distributed workers by measured speed
     order_points: interleaved    # repeats round-robin over all points (or: blocked)
     stabilize: 0                 # extra repeats for points whose CV is above 10 %
@@ -19,61 +19,144 @@ A scenario file (``scenarios/*.yml``)::
     timeout: 300                 # seconds: upper bound of a repeat's deadline (runner.deadline)
     scaling: strong              # or weak: the problem grows with the workers' capacity
 
-Command-line options narrow any of these (:func:`narrow`).
+A workload's ``params`` are checked against its declaration by ``run``
+(:attr:`clusterbench.workloads.base.Workload.params_model`).
+
+:class:`Scenario` and :class:`WorkloadChoice` are pydantic dataclasses: every problem of a
+file is one line naming the file and the field (the inventory's style), and every copy
+(``dataclasses.replace``) is validated again.  Command-line options narrow any of these
+(:func:`narrow`, a validated copy).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BeforeValidator, ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass
 
 from clusterbench.errors import ScenarioError
 from clusterbench.runner.modes import SCHEDULERS
+from clusterbench.suggest import did_you_mean
 from clusterbench.workloads.base import SIZES
 
-_FIELDS = {"name", "description", "workloads", "size", "schedulers", "workers", "repeats",
-           "warmup", "seed", "blas_threads", "order", "timeout", "order_points", "stabilize",
-           "retries", "scaling"}
+ORDERS = ("inventory", "fastest-first")
 ORDER_POINTS = ("interleaved", "blocked")
 #: Most worker counts one sweep may list (each is a point per mode and workload).
 MAX_WORKER_COUNTS = 1024
 SCALING = ("strong", "weak")
+# Pydantic dataclasses, not BaseModels: frozen and hashable (a WorkloadChoice keys the
+# prepared data), built positionally, and ``dataclasses.replace`` re-validates the copy.
+_CONFIG = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True)
+# --- field checks: each raises ValueError with the problem, the caller adds file and field --
+
+
+def _one_of(valid: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value in valid:
+            return value
+        raise ValueError(f"must be one of {', '.join(valid)}, got {value!r}"
+                         f"{did_you_mean(value, valid)}")
+    return check
+
+
+def _positive(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _non_negative(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _blas(value: Any) -> int | None:
+    """``"auto"`` (or None, what a parsed ``"auto"`` became) is cores // slots."""
+    return None if value is None or value == "auto" else _positive(value)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _non_empty(value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("must be a non-empty list")
+    return tuple(value)
+
+
+def _schedulers(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    return tuple(_one_of(SCHEDULERS)(v) for v in _non_empty(value))
+
+
+def _workers_text(value: Any) -> str:
+    text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    _parse_counts(text, 1)  # the syntax now; the counts once the maximum is known
+    return text
+
+
+def _params(value: Any) -> tuple[tuple[Any, Any], ...]:
+    """A mapping as sorted ``(key, value)`` pairs (hashable, order-free); pairs stay."""
+    if isinstance(value, tuple):
+        return value
+    if not value:
+        return ()
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping")
+    return tuple(sorted(value.items(), key=lambda item: str(item[0])))
+
+
+Positive = Annotated[int, BeforeValidator(_positive)]
+NonNegative = Annotated[int, BeforeValidator(_non_negative)]
+Text = Annotated[str, BeforeValidator(str)]
+
+
+@dataclass(frozen=True, config=_CONFIG)
 class WorkloadChoice:
     """One workload of a scenario, with its size and extra parameters."""
 
     name: str
-    size: str
-    params: tuple[tuple[str, Any], ...] = ()
+    size: Annotated[str, BeforeValidator(_one_of(SIZES))]
+    params: Annotated[tuple[tuple[Any, Any], ...], BeforeValidator(_params)] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Scenario:
     """A validated scenario (see module docstring for the file format)."""
 
-    name: str
-    workloads: tuple[WorkloadChoice, ...]
-    schedulers: tuple[str, ...]
-    workers: str
-    repeats: int = 3
-    warmup: int = 1
-    seed: int = 0
-    blas_threads: int | None = 1
-    order: str = "inventory"
-    timeout: float = 300.0
-    order_points: str = "interleaved"
-    stabilize: int = 0
-    retries: int = 1
-    scaling: str = "strong"
-    description: str = ""
-    source: str = "<memory>"
+    name: Text
+    workloads: Annotated[tuple[WorkloadChoice, ...], BeforeValidator(_non_empty)]
+    schedulers: Annotated[tuple[str, ...], BeforeValidator(_schedulers)]
+    workers: Annotated[str, BeforeValidator(_workers_text)]
+    repeats: Positive = 3
+    warmup: NonNegative = 1
+    seed: NonNegative = 0
+    blas_threads: Annotated[int | None, BeforeValidator(_blas)] = 1
+    order: Annotated[str, BeforeValidator(_one_of(ORDERS))] = "inventory"
+    timeout: Annotated[float, BeforeValidator(_seconds)] = 300.0
+    order_points: Annotated[str, BeforeValidator(_one_of(ORDER_POINTS))] = "interleaved"
+    stabilize: NonNegative = 0
+    retries: NonNegative = 1
+    scaling: Annotated[str, BeforeValidator(_one_of(SCALING))] = "strong"
+    description: Text = ""
+    source: Text = "<memory>"
+
+
+#: The keys of a scenario file: the model's fields (``source`` is ours) and the default size.
+_FIELDS = {f.name for f in dataclasses.fields(Scenario)} - {"source"} | {"size"}
 
 
 def load_scenario(name_or_path: str, search_dir: Path | None = None) -> Scenario:
@@ -99,11 +182,8 @@ def _locate(name_or_path: str, search_dir: Path | None) -> Path:
             return path
     known = sorted({p.stem for d in (search_dir or Path("scenarios"), packaged) if d.exists()
                     for p in d.glob("*.yml")})
-    hint = difflib.get_close_matches(name_or_path, known, n=1)
-    raise ScenarioError(
-        f"no scenario {name_or_path!r}; known: {', '.join(known) or 'none'}"
-        + (f" (did you mean {hint[0]!r}?)" if hint else "")
-    )
+    raise ScenarioError(f"no scenario {name_or_path!r}; known: {', '.join(known) or 'none'}"
+                        f"{did_you_mean(name_or_path, known)}")
 
 
 def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
@@ -112,87 +192,75 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         raise ScenarioError(f"{source}: expected a mapping, got {type(data).__name__}")
     for key in data:
         if key not in _FIELDS:
-            hint = difflib.get_close_matches(str(key), sorted(_FIELDS), n=1)
-            raise ScenarioError(f"{source}: unknown field {key!r}"
-                                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    size = _choice(data.get("size", "small"), SIZES, source, "size")
-    return Scenario(
-        name=str(data.get("name", Path(source).stem)),
-        workloads=_workloads(data.get("workloads"), size, source),
-        schedulers=_schedulers(data.get("schedulers", list(SCHEDULERS)), source),
-        workers=_workers_text(data.get("workers", "1..max"), source),
-        repeats=_positive(data.get("repeats", 3), source, "repeats"),
-        warmup=_positive(data.get("warmup", 1), source, "warmup", zero_ok=True),
-        seed=_positive(data.get("seed", 0), source, "seed", zero_ok=True),
-        blas_threads=_blas(data.get("blas_threads", 1), source),
-        order=_choice(data.get("order", "inventory"), ("inventory", "fastest-first"), source,
-                      "order"),
-        timeout=float(_positive(data.get("timeout", 300), source, "timeout")),
-        order_points=_choice(data.get("order_points", "interleaved"), ORDER_POINTS, source,
-                             "order_points"),
-        stabilize=_positive(data.get("stabilize", 0), source, "stabilize", zero_ok=True),
-        retries=_positive(data.get("retries", 1), source, "retries", zero_ok=True),
-        scaling=_choice(data.get("scaling", "strong"), SCALING, source, "scaling"),
-        description=str(data.get("description", "")),
-        source=source,
-    )
+            raise ScenarioError(f"{source}: unknown field {key!r}{did_you_mean(key, _FIELDS)}")
+    size = _checked(_one_of(SIZES), data.get("size", "small"), source, "size")
+    fields = {key: value for key, value in data.items() if key != "size"}
+    fields |= {"name": data.get("name", Path(source).stem), "source": source,
+               "workloads": _entries(data.get("workloads"), size, source),
+               "schedulers": data.get("schedulers", list(SCHEDULERS)),
+               "workers": data.get("workers", "1..max")}
+    return validated(fields, source)
 
 
-def _workloads(value: Any, size: str, source: str) -> tuple[WorkloadChoice, ...]:
-    if not isinstance(value, list) or not value:
-        raise ScenarioError(f"{source}: field 'workloads': must be a non-empty list")
-    choices = []
+def validated(fields: dict[str, Any], source: str,
+              label: Callable[[tuple[Any, ...]], str] | None = None, *,
+              base: Scenario | None = None) -> Scenario:
+    """``Scenario(**fields)``, or a copy of *base* with *fields* changed, validated: every
+    problem is one ScenarioError line naming *source* and the field (*label* turns
+    pydantic's location into the name the user wrote: ``workloads[0].size``)."""
+    try:
+        return dataclasses.replace(base, **fields) if base is not None else Scenario(**fields)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, source, label or _dotted)) from None
+
+
+def _entries(value: Any, size: str, source: str) -> Any:
+    """The file's workload forms (a name, or a mapping with a name) as WorkloadChoice fields,
+    the scenario's size filled in; anything but a list is left for the model to refuse."""
+    if not isinstance(value, list):
+        return value
+    entries = []
     for index, item in enumerate(value):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise ScenarioError(f"{source}: workloads[{index}]: needs a 'name', got {item!r}")
-        extra = set(item) - {"name", "size", "params"}
-        if extra:
-            raise ScenarioError(f"{source}: workloads[{index}]: unknown field {sorted(extra)[0]!r}")
-        item_size = _choice(item.get("size", size), SIZES, source, f"workloads[{index}].size")
-        params = item.get("params") or {}
-        if not isinstance(params, dict):
-            raise ScenarioError(f"{source}: workloads[{index}].params: must be a mapping")
-        choices.append(WorkloadChoice(item["name"], item_size, tuple(sorted(params.items()))))
-    return tuple(choices)
+        entries.append({"size": size} | item)
+    return entries
 
 
-def _schedulers(value: Any, source: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list) or not value:
-        raise ScenarioError(f"{source}: field 'schedulers': must be a non-empty list")
-    return tuple(_choice(v, SCHEDULERS, source, "schedulers") for v in value)
+def _checked(check: Callable[[Any], Any], value: Any, source: str, field: str) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: field {field!r}: {exc}") from None
 
 
-def _choice(value: Any, valid: tuple[str, ...], source: str, field: str) -> str:
-    if value in valid:
-        return value
-    hint = difflib.get_close_matches(str(value), valid, n=1)
-    raise ScenarioError(
-        f"{source}: field {field!r}: must be one of {', '.join(valid)}, got {value!r}"
-        + (f" (did you mean {hint[0]!r}?)" if hint else "")
-    )
+def _describe(exc: ValidationError, source: str, label: Callable[[tuple[Any, ...]], str]) -> str:
+    """Pydantic's first error as ``FILE: field 'x': problem`` (the inventory's style)."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    if error["type"] in ("unexpected_keyword_argument", "extra_forbidden") and loc:
+        where = f"{_dotted(loc[:-1])}: " if loc[:-1] else ""
+        valid = (f.name for f in dataclasses.fields(WorkloadChoice)) if where else _FIELDS
+        return f"{source}: {where}unknown field {loc[-1]!r}{did_you_mean(loc[-1], valid)}"
+    if error["type"] == "value_error":
+        problem = str(error["ctx"]["error"])
+    else:
+        message = str(error["msg"])
+        problem = f"{message[:1].lower()}{message[1:]}, got {_short(error.get('input'))}"
+    return f"{source}: field {label(loc)!r}: {problem}" if loc else f"{source}: {problem}"
 
 
-def _positive(value: Any, source: str, field: str, zero_ok: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1):
-        kind = "a non-negative" if zero_ok else "a positive"
-        raise ScenarioError(f"{source}: field {field!r}: must be {kind} integer, got {value!r}")
-    return value
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """``('workloads', 0, 'size')`` as ``workloads[0].size``."""
+    head, *rest = loc
+    return str(head) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
 
 
-def _blas(value: Any, source: str) -> int | None:
-    if value == "auto":
-        return None
-    return _positive(value, source, "blas_threads")
-
-
-def _workers_text(value: Any, source: str) -> str:
-    text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    _parse_counts(text, 1, source)  # the syntax now; the counts once the maximum is known
-    return text
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[int, ...]:
@@ -202,7 +270,7 @@ def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[
     b = 2a, else step b-a); ``a..max`` steps by one; ``max`` itself is always
     included when the text ends in ``..max``.
     """
-    numbers, end = _parse_counts(text, maximum, source)
+    numbers, end = _checked(lambda t: _parse_counts(t, maximum), text, source, "workers")
     if end is not None:
         try:
             numbers += _progression(numbers, end, maximum)
@@ -215,18 +283,17 @@ def expand_workers(text: str, maximum: int, source: str = "--workers") -> tuple[
     return counts
 
 
-def _parse_counts(text: str, maximum: int, source: str) -> tuple[list[int], int | None]:
-    """The listed counts and the progression's end (None without ``..``), checked."""
+def _parse_counts(text: str, maximum: int) -> tuple[list[int], int | None]:
+    """The listed counts and the progression's end (None without ``..``); ValueError says
+    what is wrong with *text*."""
     head, dots, tail = text.replace(" ", "").partition("..")
     try:
         numbers = [_count(part, maximum) for part in head.split(",") if part]
         end = _count(tail, maximum) if dots else None
     except ValueError:
-        raise ScenarioError(
-            f"{source}: field 'workers': expected counts like '1,2,4..max' or '1,2', got {text!r}"
-        ) from None
+        raise ValueError(f"expected counts like '1,2,4..max' or '1,2', got {text!r}") from None
     if not numbers or any(n < 1 for n in numbers):
-        raise ScenarioError(f"{source}: field 'workers': counts must be positive, got {text!r}")
+        raise ValueError(f"counts must be positive, got {text!r}")
     return numbers, end
 
 
@@ -262,29 +329,30 @@ def _progression(numbers: list[int], end: int, maximum: int) -> list[int]:
 
 
 def narrow(scenario: Scenario, **changes: Any) -> Scenario:
-    """Apply command-line narrowing; ``None`` values leave the scenario's default."""
+    """Apply command-line narrowing: a validated copy; ``None`` values leave the scenario's
+    default, and a problem is one line naming the option (``--size``)."""
     updates: dict[str, Any] = {}
-    source = "command line"
+    size = changes.get("size")
     if changes.get("workloads"):
         names = [n.strip() for n in changes["workloads"].split(",") if n.strip()]
-        updates["workloads"] = tuple(WorkloadChoice(n, scenario.workloads[0].size) for n in names)
-    if changes.get("size"):
-        size = _choice(changes["size"], SIZES, source, "--size")
-        base = updates.get("workloads", scenario.workloads)
-        updates["workloads"] = tuple(dataclasses.replace(w, size=size) for w in base)
-    if changes.get("schedulers"):
-        updates["schedulers"] = _schedulers(changes["schedulers"], source)
-    if changes.get("workers"):
-        updates["workers"] = _workers_text(changes["workers"], "--workers")
-    if changes.get("order"):
-        updates["order"] = _choice(changes["order"], ("inventory", "fastest-first"), source,
-                                   "--order")
-    if changes.get("order_points"):
-        updates["order_points"] = _choice(changes["order_points"], ORDER_POINTS, source,
-                                          "--order-points")
+        updates["workloads"] = [{"name": n, "size": size or scenario.workloads[0].size}
+                                for n in names]
+    elif size:
+        updates["workloads"] = [{"name": w.name, "size": size, "params": w.params}
+                                for w in scenario.workloads]
+    for key in ("schedulers", "workers", "order", "order_points"):
+        if changes.get(key):
+            updates[key] = changes[key]
     if changes.get("weak"):
         updates["scaling"] = "weak"
     for key in ("repeats", "warmup", "seed", "stabilize", "retries"):
         if changes.get(key) is not None:
-            updates[key] = _positive(changes[key], source, f"--{key}", zero_ok=key != "repeats")
-    return dataclasses.replace(scenario, **updates)
+            updates[key] = changes[key]
+    return validated(updates, "command line", _option, base=scenario)
+
+
+def _option(loc: tuple[Any, ...]) -> str:
+    """The command-line option behind a field's location (``workloads[0].size``: --size)."""
+    if loc[0] == "workloads" and loc[-1] == "size":
+        return "--size"
+    return "--" + str(loc[0]).replace("_", "-")

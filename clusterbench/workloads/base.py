@@ -8,6 +8,9 @@ A workload is three functions and a table of sizes:
 * ``verify(result, reference)`` compares an answer with the serial reference
   (the same workload run under ``synchronous``) and returns a :class:`Verdict`.
 
+It may declare the ``params`` a scenario can give (:attr:`Workload.params_model`), which
+``run`` checks before any cluster starts.
+
 Users plug in their own workload as ``package.module:attribute`` where the
 attribute is a :class:`Workload` (see :func:`clusterbench.workloads.registry.resolve`).
 """
@@ -16,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 SIZES = ("tiny", "small", "full")
 #: Tasks per slot when work is split: 4 lets slow workers shed load to fast ones.
@@ -61,6 +67,11 @@ class Workload:
         The size parameter that grows in proportion to the workers' capacity in a
         weak-scaling sweep (``n_paths``, ``n_estimators``); None: the workload
         cannot scale weakly.
+    params_model
+        The ``params`` a scenario may give, as a
+        :class:`~clusterbench.workloads.params.WorkloadParams` subclass (names and
+        types); ``run`` refuses anything else before a cluster starts.  None (the
+        default, e.g. a user's workload): any ``params`` are passed to ``prepare``.
     """
 
     name: str
@@ -72,6 +83,16 @@ class Workload:
     interface: str = "dask"
     baseline: str | None = None
     weak_param: str | None = None
+    params_model: type[BaseModel] | None = None
+
+    def params_problem(self, params: Mapping[Any, Any]) -> str | None:
+        """What is wrong with a scenario's *params* for this workload (one line), or None;
+        a workload without :attr:`params_model` accepts any."""
+        if self.params_model is None:
+            return None
+        from clusterbench.workloads.params import params_problem
+
+        return params_problem(self.params_model, params)
 
     def size_params(self, size: str) -> dict[str, Any]:
         """Parameters of *size*; unknown sizes raise ``KeyError`` with the valid ones."""

@@ -1,6 +1,6 @@
 """Grid searches with cross-validation: an SVC and a PCA → LogisticRegression pipeline.
 
-Three workloads (DESIGN.md, "Sources"):
+Three workloads:
 
 ``gridsearch.svc``
     scikit-learn ``GridSearchCV`` of an ``SVC`` over ``C × kernel × shrinking``
@@ -43,9 +43,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import PositiveInt
 
 from clusterbench.workloads.base import Verdict, Workload
+from clusterbench.workloads.params import WorkloadParams
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,6 +84,21 @@ PIPELINE_SIZES: dict[str, dict[str, Any]] = {
     "small": {"n_samples": 6_000, "n_features": 300, "n_components": [10, 50, 150]},
     "full": {"n_samples": 10_000, "n_features": 500, "n_components": [10, 50, 250]},
 }
+
+
+class SVCParams(WorkloadParams):
+    """The ``params`` of ``gridsearch.svc`` (see :func:`prepare_svc`)."""
+
+    n_samples: PositiveInt
+
+
+class PipelineParams(WorkloadParams):
+    """The ``params`` of both pipeline searches (see :func:`prepare_pipeline`)."""
+
+    n_samples: PositiveInt
+    n_features: PositiveInt
+    n_components: list[PositiveInt]
+    svd: Literal["numpy", "scipy"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -390,6 +408,7 @@ SVC_WORKLOAD = Workload(
     sizes=SVC_SIZES,
     description="GridSearchCV(SVC, C x kernel x shrinking, cv=3) via joblib",
     interface="joblib",
+    params_model=SVCParams,
 )
 PIPELINE_WORKLOAD = Workload(
     name="gridsearch.pipeline",
@@ -399,6 +418,7 @@ PIPELINE_WORKLOAD = Workload(
     sizes=PIPELINE_SIZES,
     description="GridSearchCV(PCA -> LogisticRegression, cv=3) via joblib; PCA refit per candidate",
     interface="joblib",
+    params_model=PipelineParams,
 )
 PIPELINE_AWARE_WORKLOAD = Workload(
     name="gridsearch.pipeline-aware",
@@ -408,6 +428,7 @@ PIPELINE_AWARE_WORKLOAD = Workload(
     sizes=PIPELINE_SIZES,
     description="dask-ml GridSearchCV of the same pipeline; each PCA fitted once per fold",
     baseline="gridsearch.pipeline",
+    params_model=PipelineParams,
 )
 
 __all__ = [

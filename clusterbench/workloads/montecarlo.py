@@ -1,6 +1,6 @@
 r"""Monte Carlo price of an arithmetic-average Asian call on daily random walks.
 
-The published workload (DESIGN.md, "Sources"): ``s0=100, K=100, mu=0.02,
+The workload as published in the source write-up: ``s0=100, K=100, mu=0.02,
 sigma=0.2, days=365*4``, 10,000 paths.  Each path is a geometric Brownian
 motion sampled once a day with the exact log-normal step
 
@@ -37,9 +37,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from clusterbench.workloads.base import (
     TASKS_PER_SLOT,
@@ -49,6 +50,7 @@ from clusterbench.workloads.base import (
     block_seed,
     plan_tasks,
 )
+from clusterbench.workloads.params import WorkloadParams
 
 BLOCK_PATHS = 25
 KERNELS = ("python", "numpy")
@@ -85,6 +87,23 @@ class AsianCall:
     def maturity(self) -> float:
         """Time to expiry ``T`` in years."""
         return self.days / self.days_per_year
+
+
+class Params(WorkloadParams):
+    """The ``params`` a scenario may give (see :func:`prepare`); a size's own values and the
+    :class:`AsianCall` defaults fill in the rest."""
+
+    n_paths: PositiveInt
+    days: PositiveInt
+    block_paths: PositiveInt
+    kernel: Literal["python", "numpy"]
+    min_task_seconds: NonNegativeFloat | None
+    tasks_per_worker: PositiveInt
+    s0: PositiveFloat
+    strike: NonNegativeFloat
+    mu: float
+    sigma: NonNegativeFloat
+    days_per_year: PositiveInt
 
 
 @dataclass(frozen=True)
@@ -274,6 +293,7 @@ WORKLOAD = Workload(
     sizes=SIZES,
     description="Asian call priced on daily GBM paths (pure-Python walk, blocks of paths per task)",
     weak_param="n_paths",
+    params_model=Params,
 )
 
 __all__ = [

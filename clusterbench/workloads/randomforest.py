@@ -1,6 +1,6 @@
 """Random forest on the digits data set, parallelised by joblib.
 
-The published workload (DESIGN.md, "Sources"): ``load_digits()``, a 75 %
+The workload as published in the source write-up: ``load_digits()``, a 75 %
 train split and ``RandomForestClassifier(n_estimators=8000)``.  The forest is
 fitted and scored inside :meth:`ExecutionContext.joblib`, so its trees are
 built by whatever joblib backend the point maps to (``sequential``,
@@ -38,8 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import PositiveInt
 
 from clusterbench.workloads.base import Verdict, Workload, block_ranges, block_seed, plan_tasks
+from clusterbench.workloads.params import WorkloadParams
 
 BLOCK_TREES = 25
 # Fit + vote of one tree on the digits, serial, idle dev machine (1000 trees in ~3.1 s).
@@ -56,6 +58,12 @@ SIZES: dict[str, dict[str, Any]] = {
     "small": {"n_estimators": 3_000},
     "full": {"n_estimators": 8_000},
 }
+
+
+class Params(WorkloadParams):
+    """The ``params`` a scenario may give (see :func:`prepare`)."""
+
+    n_estimators: PositiveInt
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,7 @@ WORKLOAD = Workload(
     description="RandomForestClassifier on load_digits, trees built through joblib",
     interface="joblib",
     weak_param="n_estimators",
+    params_model=Params,
 )
 
 BLOCKS_WORKLOAD = Workload(
@@ -217,6 +226,7 @@ BLOCKS_WORKLOAD = Workload(
     sizes=SIZES,
     description="the same number of trees grown as seeded blocks, one task per range of blocks",
     weak_param="n_estimators",
+    params_model=Params,
 )
 
 __all__ = ["BLOCKS_WORKLOAD", "WORKLOAD", "ForestData", "ForestResult", "block_votes",

@@ -18,6 +18,10 @@ same contract as the built-in ones:
 ``sizes``
     ``{"tiny": {...}, "small": {...}, "full": {...}}``: the parameters of each
     size (``tiny`` runs in tests in about a second).
+``params_model`` (optional)
+    A :class:`~clusterbench.workloads.params.WorkloadParams` subclass naming the
+    ``params`` a scenario may give and their types; ``run`` then refuses anything else
+    before a cluster starts.  Without one, any ``params`` reach ``prepare`` unchecked.
 
 Functions that become tasks must be defined at module level, and their
 arguments picklable: the ``processes`` and ``distributed`` schedulers pickle
@@ -31,13 +35,13 @@ modules import them inside their functions, so the CLI starts fast.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import sys
 from pathlib import Path
 
 from clusterbench.errors import ScenarioError
+from clusterbench.suggest import did_you_mean
 from clusterbench.workloads import gridsearch, montecarlo, randomforest
 from clusterbench.workloads.base import Workload
 
@@ -77,12 +81,8 @@ def resolve(name: str) -> Workload:
         return WORKLOADS[name]
     if ":" in name:
         return _import_workload(name)
-    valid = ", ".join(WORKLOADS)
-    close = difflib.get_close_matches(name, list(WORKLOADS), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ScenarioError(
-        f"unknown workload {name!r}: valid are {valid}, or package.module:attribute{hint}"
-    )
+    raise ScenarioError(f"unknown workload {name!r}: valid are {', '.join(WORKLOADS)}, or "
+                        f"package.module:attribute{did_you_mean(name, WORKLOADS)}")
 
 
 def _import_workload(path: str) -> Workload:

@@ -46,3 +46,19 @@ def test_a_refused_scheduler_address_fails_in_seconds(tmp_path):
     assert done.returncode == 3, done.stderr
     assert f"cannot reach the scheduler at {address}: connection refused" in done.stderr
     assert time.monotonic() - started < 30  # was: the client's whole 60 s timeout
+
+
+def test_bad_workload_params_are_refused_before_anything_starts(tmp_path):
+    scenario = tmp_path / "bad-params.yml"
+    scenario.write_text("workloads: [{name: montecarlo, params: {kernel: fortran}}]\n"
+                        "size: tiny\nschedulers: [synchronous, distributed]\n")
+    results = tmp_path / "results"
+    started = time.monotonic()
+    done = cli("run", str(scenario), "--results-dir", str(results), timeout=60)
+    assert time.monotonic() - started < 10  # no cluster, no calibration: the check comes first
+    assert done.returncode == 2, done.stderr
+    assert (f"{scenario}: workload 'montecarlo': params: field 'kernel': must be one of "
+            "python, numpy, got 'fortran'") in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr and "calibrating" not in done.stderr.lower()
+    assert not results.exists() or not any(results.iterdir())

@@ -65,12 +65,12 @@ def test_sigint_during_up_stops_the_half_started_cluster(lab):
     up = _popen("up", lab.inventory)
     try:
         deadline = time.monotonic() + 60
-        state: dict = {}
-        while time.monotonic() < deadline and not state.get("pid"):
+        state = None
+        while time.monotonic() < deadline and not (state and state.pid):
             path = next(state_dir().glob("cluster-*.json"), None)
-            state = read_state(path) if path else {}
+            state = read_state(path) if path else None
             time.sleep(0.05)
-        assert state.get("pid"), "the daemon never wrote its state"
+        assert state and state.pid, "the daemon never wrote its state"
         time.sleep(1.0)  # workers are being started over SSH now
         up.send_signal(signal.SIGINT)
         sent = time.monotonic()

@@ -124,10 +124,3 @@ def test_missing_file(tmp_path):
 def test_shipped_inventories_validate(path):
     inventory = load_inventory(path)
     assert inventory.hosts
-
-
-def test_packaged_defaults_match_the_documented_copies():
-    packaged = ROOT / "clusterbench" / "defaults"
-    assert (packaged / "local.yml").read_text() == (ROOT / "inventories/local.yml").read_text()
-    for scenario in (ROOT / "scenarios").glob("*.yml"):
-        assert (packaged / "scenarios" / scenario.name).read_text() == scenario.read_text()

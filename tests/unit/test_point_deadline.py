@@ -73,9 +73,12 @@ def test_a_closed_port_is_unreachable_and_a_bad_address_is_not_probed():
 
 
 def test_status_rows_of_lost_and_left_out_workers():
-    state = {"workers": [{"name": "pi1-0", "host": "pi1"}, {"name": "pi2-0", "host": "pi2"}],
-             "left_out": [{"name": "ghost-0", "host": "ghost",
-                           "reason": "ghost: command 'env python3 -m ...' exited 127: not found"}]}
+    from clusterbench.cluster.state import ClusterState
+
+    state = ClusterState(
+        "lab", workers=({"name": "pi1-0", "host": "pi1"}, {"name": "pi2-0", "host": "pi2"}),
+        left_out=({"name": "ghost-0", "host": "ghost",
+                   "reason": "ghost: command 'env python3 -m ...' exited 127: not found"},))
     registered = [{"name": "pi1-0", "host": "pi1", "address": "tls://a:1", "threads": 1,
                    "memory": None, "status": "running"}]
     rows = {row["name"]: row for row in worker_rows(state, registered, {})}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clusterbench.cluster.state import ClusterState
 from clusterbench.cluster.status import GONE, worker_rows
 from clusterbench.launchers.jobqueue import SLURM, JobState
 
@@ -46,16 +47,15 @@ def test_blank_header_and_foreign_lines_are_ignored() -> None:
     assert parse("") == {}
 
 
-STATE = {
-    "queue_jobs": [
+STATE = ClusterState(
+    "lab", queue_jobs=(
         {"job": "12", "host": "hpc", "launcher": "slurm", "spec": "c-hpc-0",
          "workers": ["c-hpc-0"], "threads": 1},
         {"job": "13", "host": "hpc", "launcher": "slurm", "spec": "c-hpc-1",
          "workers": ["c-hpc-1"], "threads": 1},
         {"job": "14", "host": "hpc", "launcher": "slurm", "spec": "c-hpc-2",
          "workers": ["c-hpc-2-0", "c-hpc-2-1"], "threads": 2},
-    ]
-}
+    ))
 
 
 def _worker(name: str, host: str) -> dict:
@@ -87,6 +87,6 @@ def test_a_job_the_queue_no_longer_lists_says_so() -> None:
 
 
 def test_no_queue_jobs_means_plain_rows() -> None:
-    rows = worker_rows({}, [_worker("laptop-0", "laptop")], {})
+    rows = worker_rows(ClusterState("lab"), [_worker("laptop-0", "laptop")], {})
     assert rows == [_worker("laptop-0", "laptop") | {"job": None, "node": None,
                                                      "queue_state": None}]

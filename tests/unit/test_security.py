@@ -107,9 +107,10 @@ def test_job_scripts_take_the_tls_files_from_shared_storage_and_dry_run_shows_it
     ({}, None, None),
 ])
 def test_status_prints_the_tunnel_to_a_loopback_dashboard(state, dashboard, expected):
+    from clusterbench.cluster.state import ClusterState
     from clusterbench.commands.cluster import _tunnel_command
 
-    tunnel = _tunnel_command(state, dashboard)
+    tunnel = _tunnel_command(ClusterState("lab", **state), dashboard)
     if expected is None:
         assert tunnel is None
     else:

@@ -121,13 +121,40 @@ def test_an_identity_that_is_a_directory_is_refused(tmp_path):
     assert message == f"lab.yml: hosts[0] 'pi1': field 'identity': {str(tmp_path)!r} is not a file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_identity_is_refused(tmp_path):
-    key = tmp_path / "id"
-    key.write_text("key")
-    key.chmod(0)
-    message = refused({"scheduler": {"host": "pi1"}, "hosts": [ssh(identity=str(key))]})
-    assert message.endswith("is not readable by this user")
+def test_an_unreadable_identity_is_refused():
+    import shutil
+    import tempfile
+
+    # Root reads every file: as root, the check runs in a child that became `nobody`.
+    directory = Path(tempfile.mkdtemp(prefix="cb-unreadable-"))
+    try:
+        directory.chmod(0o755)
+        key = directory / "id"
+        key.write_text("key")
+        key.chmod(0)
+        data = {"scheduler": {"host": "pi1"}, "hosts": [ssh(identity=str(key))]}
+        message = refused(data) if os.geteuid() != 0 else _as_nobody(lambda: refused(data))
+    finally:
+        shutil.rmtree(directory)
+    assert message.endswith("is not readable by this user"), message
+
+
+def _as_nobody(call):  # noqa: ANN001, ANN202 - a callable returning a string
+    """*call*'s result, computed in a forked child running as uid/gid 65534."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, answer through the pipe, never return into pytest
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write, call().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        text = answer.read()
+    os.waitpid(pid, 0)
+    return text
 
 
 def test_a_missing_known_hosts_file_is_refused(tmp_path):

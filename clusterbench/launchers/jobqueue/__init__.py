@@ -1,0 +1,135 @@
+"""Queue hosts: dask workers as batch jobs through dask-jobqueue's ``Job`` classes.
+
+One spec per job, ``{"cls": SLURMJob, "options": {...}}``; SpecCluster starts
+it by calling ``SLURMJob(scheduler_address, name=spec_name, **options)`` and
+awaiting it, which writes the job script and runs ``sbatch``.  The job id is
+then ``cluster.workers[spec_name].job_id`` (a string; None before submission).
+
+Worker names: the job runs ``dask worker ... --name <spec_name>``; with
+``processes > 1`` it adds ``--nworkers N`` and dask names the processes
+``<spec_name>-0 ... <spec_name>-(N-1)``, which the spec's ``"group"`` tells
+SpecCluster.  :meth:`QueueLauncher.slots` returns exactly those names.
+
+A new queue system is one :class:`QueueLauncher` line below (plus a
+:class:`StatusQuery` in :mod:`.status` if ``status`` should show its queue) and
+one line in :data:`clusterbench.launchers.base.REGISTRY`.
+
+The code is split by job: :mod:`.specs` builds the Job specs, :mod:`.submit` reports
+rejected submissions in one line, :mod:`.status` asks the queue about jobs.  This
+module holds the table of queue systems and is the public import point for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clusterbench.inventory.model import QueueHost
+
+# The implementation is split by job (specs / submit errors / queue status); this module
+# is the public import point, re-exports every name used elsewhere and holds the table
+# of queue systems that the launcher registry points at.
+from clusterbench.launchers.jobqueue.specs import (
+    DRY_RUN_SCHEDULER,
+    QueueLauncher,
+    _condor_directives,
+    _exports,
+    _job_name,
+    _lsf_walltime,
+    _size,
+    _suffixes,
+)
+from clusterbench.launchers.jobqueue.status import (
+    BJOBS,
+    CONDOR_Q,
+    PBS_QSTAT,
+    SGE_QSTAT,
+    SQUEUE,
+    JobState,
+    StatusQuery,
+    _parse_condor,
+    _parse_lsf,
+    _parse_pbs,
+    _parse_sge,
+    _parse_squeue,
+    _run_tolerant,
+    pending_error,
+    run_queue_command,
+)
+from clusterbench.launchers.jobqueue.submit import _job_class, _ReportSubmitErrors, _submit_error
+
+__all__ = [
+    "BJOBS",
+    "CONDOR_Q",
+    "DRY_RUN_SCHEDULER",
+    "HTCONDOR",
+    "LSF",
+    "PBS",
+    "PBS_QSTAT",
+    "QUEUES",
+    "SGE",
+    "SGE_QSTAT",
+    "SLURM",
+    "SQUEUE",
+    "JobState",
+    "QueueLauncher",
+    "StatusQuery",
+    "_ReportSubmitErrors",
+    "_condor_directives",
+    "_exports",
+    "_job_class",
+    "_job_name",
+    "_lsf_walltime",
+    "_parse_condor",
+    "_parse_lsf",
+    "_parse_pbs",
+    "_parse_sge",
+    "_parse_squeue",
+    "_run_tolerant",
+    "_size",
+    "_submit_error",
+    "_suffixes",
+    "cancel",
+    "launcher_of",
+    "pending_error",
+    "preflight",
+    "queue_state",
+    "run_queue_command",
+]
+
+SLURM = QueueLauncher("slurm", "dask_jobqueue.slurm:SLURMJob", SQUEUE)
+PBS = QueueLauncher("pbs", "dask_jobqueue.pbs:PBSJob", PBS_QSTAT)
+SGE = QueueLauncher("sge", "dask_jobqueue.sge:SGEJob", SGE_QSTAT, account_param="project")
+LSF = QueueLauncher(
+    "lsf", "dask_jobqueue.lsf:LSFJob", BJOBS, account_param="project", walltime=_lsf_walltime
+)
+HTCONDOR = QueueLauncher(
+    "htcondor",
+    "dask_jobqueue.htcondor:HTCondorJob",
+    CONDOR_Q,
+    queue_param=None,
+    account_param=None,
+    walltime=None,
+    directives=_condor_directives,
+    defaults=(("disk", "1GB"),),
+)
+QUEUES: dict[str, QueueLauncher] = {q.kind: q for q in (SLURM, PBS, SGE, LSF, HTCONDOR)}
+
+
+def launcher_of(host: QueueHost) -> QueueLauncher:
+    """The :class:`QueueLauncher` for ``host.launcher``."""
+    return QUEUES[host.launcher]
+
+
+def preflight(host: QueueHost) -> None:
+    """:meth:`QueueLauncher.preflight` of the host's queue system."""
+    launcher_of(host).preflight(host)
+
+
+def queue_state(host: QueueHost, job_ids: Sequence[str]) -> dict[str, JobState]:
+    """:meth:`QueueLauncher.queue_state` of the host's queue system."""
+    return launcher_of(host).queue_state(host, job_ids)
+
+
+def cancel(host: QueueHost, job_ids: Sequence[str]) -> None:
+    """:meth:`QueueLauncher.cancel` of the host's queue system."""
+    launcher_of(host).cancel(host, job_ids)

@@ -1,0 +1,125 @@
+"""Remote command lines of the SSH launcher (pure: no I/O, unit-tested as strings).
+
+Every process we start on a host has the session directory
+(:func:`session_dir`) in its command line; ``down`` finds leftovers by that tag
+with a pgrep pattern that does not match its own shell (:func:`_self_excluding`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from clusterbench.inventory.model import SSHHost
+from clusterbench.launchers.base import blas_env
+
+REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
+
+
+def session_dir(session: str) -> str:
+    """Remote scratch directory of one ``up``; every worker's command line contains it."""
+    return f"{REMOTE_ROOT}-{session}"
+
+
+def connect_options(host: SSHHost) -> dict[str, Any]:
+    """asyncssh ``connect`` keyword arguments for *host* (pure).
+
+    ~/.ssh/config and ssh-agent are honoured by asyncssh's defaults; host keys
+    are always checked (``known_hosts`` default: ~/.ssh/known_hosts).
+    """
+    options: dict[str, Any] = {"port": host.port, "connect_timeout": host.connect_timeout}
+    if host.user:
+        options["username"] = host.user
+    if host.identity:
+        options["client_keys"] = list(host.identity)
+    if host.known_hosts:
+        options["known_hosts"] = host.known_hosts
+    return options
+
+
+def tls_dir(session: str) -> str:
+    """Where a host keeps the cluster's TLS files (removed with the session directory)."""
+    return f"{session_dir(session)}/tls"
+
+
+def tls_args(session: str, tls: bool) -> list[str]:
+    """dask CLI options that make a scheduler or worker use the copied TLS files (pure)."""
+    if not tls:
+        return []
+    from clusterbench.cluster.security import CA_FILE, CERT_FILE, KEY_FILE
+
+    where = tls_dir(session)
+    return ["--tls-ca-file", f"{where}/{CA_FILE}", "--tls-cert", f"{where}/{CERT_FILE}",
+            "--tls-key", f"{where}/{KEY_FILE}"]
+
+
+def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
+                   tls: bool = False) -> str:
+    """The remote shell command that runs one dask worker (pure).
+
+    It records its PID first (``exec`` keeps it), runs the host's setup
+    commands, then execs the worker with the host's environment.  The worker's
+    HTTP server (health, metrics; it runs even with ``--no-dashboard``) binds to the
+    host's own address: dask's default is every interface.
+    """
+    worker = [
+        host.python or "python3", "-m", "distributed.cli.dask_worker", scheduler,
+        "--name", name,
+        "--nthreads", str(host.threads),
+        "--memory-limit", str(host.memory if host.memory is not None else 0),
+        "--no-nanny", "--no-dashboard", "--dashboard-address", f"{host.address}:0",
+        "--host", host.address,
+        "--local-directory", f"{session_dir(session)}/{name}",
+        *tls_args(session, tls),
+        *host.worker_extra_args,
+    ]
+    return _tagged_command(host, session, name, blas_env(1) | host.env, worker)
+
+
+def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
+                    argv: list[str]) -> str:
+    """``mkdir`` the session dir, record the shell's PID as ``<role>.pid`` (``exec`` keeps
+    it), run the host's setup commands, then exec *argv* with *env* (pure)."""
+    scratch = session_dir(session)
+    steps = [
+        f"mkdir -p {shlex.quote(scratch)}",
+        f"echo $$ > {shlex.quote(f'{scratch}/{role}.pid')}",
+        *host.setup,
+        " ".join(["exec env", *(shlex.quote(f"{k}={v}") for k, v in env.items()),
+                  shlex.join(argv)]),
+    ]
+    return " && ".join(steps)
+
+
+def scheduler_command(host: SSHHost, address: str, port: int, dashboard: int | None,
+                      python: str | None, session: str, dashboard_host: str = "127.0.0.1",
+                      tls: bool = False) -> str:
+    """The remote shell command that runs the dask scheduler on *host* (pure).
+
+    The scheduler writes its address to ``<session dir>/scheduler.json``; that path
+    also tags the process for ``down``'s leftover check.  Its HTTP server (the
+    dashboard, or health/metrics with the dashboard off) binds to *dashboard_host*
+    (loopback of that host unless the inventory says otherwise).
+    """
+    board = ["--dashboard-address", f"{dashboard_host}:{dashboard or 0}"]
+    if dashboard is None:
+        board.append("--no-dashboard")
+    transport = ["--protocol", "tls", *tls_args(session, True)] if tls else []
+    scheduler = [
+        python or host.python or "python3", "-m", "distributed.cli.dask_scheduler",
+        "--host", address, "--port", str(port), *board, *transport,
+        "--scheduler-file", f"{session_dir(session)}/scheduler.json",
+    ]
+    return _tagged_command(host, session, "scheduler", dict(host.env), scheduler)
+
+
+def _self_excluding_glob(session: str) -> str:
+    """A shell glob for the session directory whose text the pgrep pattern does not match."""
+    head, _, name = session_dir(session).rpartition("/")
+    return f"{shlex.quote(head)}/[{name[0]}]{shlex.quote(name[1:])}"
+
+
+def _self_excluding(session: str) -> str:
+    """A pgrep pattern for our processes that does not match the shell running pgrep:
+    the regex ``[/]tmp`` matches ``/tmp`` but not its own text ``[/]tmp``."""
+    return shlex.quote("[" + session_dir(session)[0] + "]" + session_dir(session)[1:])

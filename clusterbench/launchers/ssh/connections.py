@@ -1,0 +1,163 @@
+"""Shared asyncssh connections per host, and one-shot remote commands over them.
+
+asyncssh has no pool; the workers of one host share its connections, a bounded
+number of sessions each, and handshakes per host are bounded by the host's
+``max_startups`` (sshd's ``MaxStartups``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from clusterbench.errors import LaunchError
+from clusterbench.inventory.model import SSHHost
+from clusterbench.launchers.ssh.commands import connect_options
+
+#: Long-lived sessions (worker processes) per SSH connection.  OpenSSH allows 10 sessions
+#: per connection by default (MaxSessions); 8 leaves room for the short commands (kill,
+#: leftover checks) that share the connection.  A host with more workers gets more
+#: connections, one handshake each.
+SESSIONS_PER_CONNECTION = 8
+
+
+class _Connection:
+    """One (possibly still opening) connection and how many sessions it carries."""
+
+    def __init__(self, opening: asyncio.Future) -> None:
+        self.opening = opening
+        self.users = 0
+
+    def connection(self) -> Any:
+        """The open connection, or None while opening or after a failed handshake."""
+        done = self.opening.done() and not self.opening.cancelled()
+        return self.opening.result() if done and self.opening.exception() is None else None
+
+    def usable(self) -> bool:
+        if not self.opening.done():
+            return True
+        connection = self.connection()
+        return connection is not None and not connection.is_closed()
+
+
+class _Connections:
+    """Shared asyncssh connections per host, each carrying a bounded number of sessions.
+
+    asyncssh has no pool; sharing connections means N workers on a Pi cost one
+    handshake, not N, while a 16-worker desktop still stays under sshd's MaxSessions.
+    Handshakes to one host run concurrently up to the host's ``max_startups``: sshd
+    drops unauthenticated connections beyond its own ``MaxStartups`` (default 10:30:100).
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple, list[_Connection]] = {}
+        self._handshakes: dict[tuple, asyncio.Semaphore] = {}
+        self._in_flight: dict[tuple, int] = {}
+        self.peak_handshakes: dict[str, int] = {}  # host name -> most handshakes at once
+
+    async def acquire(self, host: SSHHost, sessions: int = SESSIONS_PER_CONNECTION) -> Any:
+        """A connection to *host* with fewer than *sessions* users (opened if needed)."""
+        pool = self._open.setdefault(_key(host), [])
+        pool[:] = [entry for entry in pool if entry.usable()]
+        # No await between choosing an entry and counting its user: concurrent
+        # acquirers fill a connection that is still opening instead of opening more.
+        entry = next((e for e in pool if e.users < sessions), None)
+        if entry is None:
+            entry = _Connection(asyncio.ensure_future(self._handshake(host)))
+            pool.append(entry)
+        entry.users += 1
+        try:
+            return await asyncio.shield(entry.opening)
+        except BaseException:  # failed handshake, or this acquirer was cancelled
+            entry.users -= 1
+            if entry in pool and entry.users <= 0:
+                pool.remove(entry)
+                entry.opening.add_done_callback(_close_unused)
+            raise
+
+    async def _handshake(self, host: SSHHost) -> Any:
+        key = _key(host)
+        async with self._handshakes.setdefault(key, asyncio.Semaphore(host.max_startups)):
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+            peak = max(self.peak_handshakes.get(host.name, 0), self._in_flight[key])
+            self.peak_handshakes[host.name] = peak
+            try:
+                return await open_connection(host)
+            finally:
+                self._in_flight[key] -= 1
+
+    def release(self, host: SSHHost, connection: Any) -> None:
+        """Give *connection* back; it closes when its last user is gone."""
+        pool = self._open.get(_key(host), [])
+        for entry in pool:
+            if entry.connection() is connection:
+                entry.users -= 1
+                if entry.users <= 0:
+                    pool.remove(entry)
+                    connection.close()
+                return
+
+    def count(self, host: SSHHost) -> int:
+        """Open connections to *host* (from this event loop)."""
+        return len(self._open.get(_key(host), []))
+
+
+def _close_unused(opening: asyncio.Future) -> None:
+    """Close a connection whose handshake finished after everyone waiting for it left."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
+def _key(host: SSHHost) -> tuple:
+    return (host.address, host.port, host.user, id(asyncio.get_running_loop()))
+
+
+CONNECTIONS = _Connections()
+
+
+async def open_connection(host: SSHHost) -> Any:
+    """Connect to *host*, translating every asyncssh/OS failure into one-line LaunchError."""
+    import asyncssh
+
+    try:
+        return await asyncssh.connect(host.address, **connect_options(host))
+    except asyncssh.HostKeyNotVerifiable:
+        known = host.known_hosts or "~/.ssh/known_hosts"
+        raise LaunchError(
+            f"host {host.name!r} ({host.address}:{host.port}): host key is not in {known}; "
+            f"accept it with 'ssh-keyscan -p {host.port} {host.address} >> {known}' "
+            f"or set 'known_hosts:' for this host in the inventory"
+        ) from None
+    except asyncssh.PermissionDenied:
+        who = host.user or "the default user"
+        keys = ", ".join(host.identity) or "the default keys/agent"
+        raise LaunchError(
+            f"host {host.name!r} ({host.address}:{host.port}): authentication failed "
+            f"as {who} with {keys}"
+        ) from None
+    except (OSError, asyncio.TimeoutError, asyncssh.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, asyncio.TimeoutError):
+            reason = f"timed out after {host.connect_timeout:g} s"
+        raise LaunchError(
+            f"host {host.name!r}: cannot connect to {host.address}:{host.port} ({reason})"
+        ) from None
+
+
+async def run_remote(host: SSHHost, command: str, timeout: float = 30.0) -> Any:
+    """Run *command* on *host* over the shared connection; return asyncssh's result.
+
+    *timeout* bounds the whole of it, connecting included (a cut link must not hang).
+    """
+    async def run() -> Any:
+        connection = await CONNECTIONS.acquire(host)
+        try:
+            return await connection.run(command, check=False)
+        finally:
+            CONNECTIONS.release(host, connection)
+
+    try:
+        return await asyncio.wait_for(run(), timeout)
+    except asyncio.TimeoutError:
+        raise LaunchError(f"host {host.name!r}: no answer within {timeout:g} s") from None
+

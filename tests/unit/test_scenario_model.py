@@ -1,0 +1,87 @@
+"""The scenario is a pydantic model: frozen and hashable, every copy validated, every problem
+one line naming the file (or the option) and the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from clusterbench.errors import ClusterbenchError, ScenarioError
+from clusterbench.runner.resume import scenario_from_environment
+from clusterbench.runner.scenario import WorkloadChoice, narrow, parse_scenario
+
+BASE = {"workloads": ["montecarlo", {"name": "randomforest", "params": {"n_estimators": 10}}]}
+
+
+def test_scenarios_and_choices_are_frozen_hashable_values():
+    scenario = parse_scenario(BASE, "s.yml")
+    assert scenario == parse_scenario(BASE, "s.yml")
+    assert hash(scenario) == hash(parse_scenario(BASE, "s.yml"))
+    assert {WorkloadChoice("montecarlo", "tiny"): 1}[WorkloadChoice(name="montecarlo",
+                                                                   size="tiny")] == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        scenario.repeats = 5  # type: ignore[misc]
+
+
+def test_a_copy_is_validated_too():
+    scenario = parse_scenario(BASE, "s.yml")
+    assert dataclasses.replace(scenario, schedulers=("threads",)).schedulers == ("threads",)
+    with pytest.raises(ValidationError):
+        dataclasses.replace(scenario, repeats=0)
+    with pytest.raises(ValidationError):
+        WorkloadChoice("montecarlo", "huge")
+
+
+def test_narrow_keeps_params_and_names_the_option():
+    scenario = parse_scenario(BASE, "s.yml")
+    tiny = narrow(scenario, size="tiny")
+    assert tiny.workloads[1] == WorkloadChoice("randomforest", "tiny", (("n_estimators", 10),))
+    assert narrow(scenario, workloads="pca", size="full").workloads == (
+        WorkloadChoice("pca", "full"),)
+    for options, message in [
+        ({"size": "huge"}, "field '--size': must be one of tiny, small, full, got 'huge'"),
+        ({"workloads": " , "}, "field '--workloads': must be a non-empty list"),
+        ({"order_points": "blok"}, "field '--order-points': must be one of interleaved, "
+                                   "blocked, got 'blok' (did you mean 'blocked'?)"),
+        ({"warmup": -1}, "field '--warmup': must be a non-negative integer, got -1"),
+    ]:
+        with pytest.raises(ScenarioError) as caught:
+            narrow(scenario, **options)
+        assert str(caught.value) == f"command line: {message}"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"workloads": [{"name": "m", "sise": "tiny"}]},
+     "s.yml: workloads[0]: unknown field 'sise' (did you mean 'size'?)"),
+    ({"workloads": [{"name": "m", "size": "huge"}]},
+     "s.yml: field 'workloads[0].size': must be one of tiny, small, full, got 'huge'"),
+    ({"workloads": [{"name": "m", "params": [1]}]},
+     "s.yml: field 'workloads[0].params': must be a mapping"),
+    ({"workloads": ["m"], "timeout": "soon"},
+     "s.yml: field 'timeout': must be a positive number of seconds, got 'soon'"),
+    ({"workloads": ["m"], "workers": [1, "x"]},
+     "s.yml: field 'workers': expected counts like '1,2,4..max' or '1,2', got '1,x'"),
+    ({"workloads": ["m"], "blas_threads": 0},
+     "s.yml: field 'blas_threads': must be a positive integer, got 0"),
+])
+def test_nested_and_typed_fields_are_one_line(data, message):
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(data, "s.yml")
+    assert str(caught.value) == message
+
+
+def test_a_recorded_scenario_is_validated_in_one_line(tmp_path):
+    recorded = {"name": "s", "workloads": [{"name": "montecarlo", "size": "tiny"}],
+                "schedulers": ["threads"], "workers": "1,2", "repeats": 0, "warmup": 0,
+                "seed": 0, "order_points": "interleaved", "stabilize": 0, "retries": 1,
+                "scaling": "strong", "source": "s.yml"}
+    with pytest.raises(ClusterbenchError) as caught:
+        scenario_from_environment({"scenario": recorded}, tmp_path)
+    assert str(caught.value) == (f"{tmp_path / 'environment.json'}: scenario: field "
+                                 "'repeats': must be a positive integer, got 0")
+    good = scenario_from_environment({"scenario": json.loads(json.dumps(recorded))
+                                      | {"repeats": 2}}, tmp_path)
+    assert good.repeats == 2 and good.workloads == (WorkloadChoice("montecarlo", "tiny"),)
