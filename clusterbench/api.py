@@ -98,7 +98,7 @@ class Cluster(ManagedCluster):
         """
         inventory = inventory_from(None if inventory_path is None else str(inventory_path))
         cluster = cls(inventory, timeout=timeout, insecure=insecure)
-        _warn_insecure(cluster.security)
+        _warn_insecure(cluster.transport)
         try:
             cluster.workers_for(cluster.max_workers)
             cluster._inventory_order = list(cluster._ready or [])
@@ -236,7 +236,7 @@ def _sweep(scenario: Scenario, inventory: Any, backends: dict[str, Any],
     store = RunStore.create(results_dir, new_run_id(scenario.name))
     try:
         environment = _environment(scenario, inventory, connection)
-        environment["security"] = _security(backends, connection)
+        environment["security"] = _security(backends)
         store.write_environment(environment)
         calibration = _calibrate(scenario, points, backends)
         environment |= _calibration_json(calibration)
@@ -362,7 +362,7 @@ def _backends(connection: Any, inventory: Any, scenario: Scenario) -> dict[str, 
         else:
             cluster = ManagedCluster(inventory, order=scenario.order,
                                      insecure=getattr(connection, "insecure", False))
-            _warn_insecure(cluster.security)
+            _warn_insecure(cluster.transport)
         backends |= {mode: cluster for mode in ("distributed", "distributed-scatter")}
     if "local-distributed" in modes:
         backends["local-distributed"] = ManagedCluster(inventory_from(None), order=scenario.order)
@@ -376,13 +376,13 @@ def _warn_insecure(security: str) -> None:
         err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
 
 
-def _security(backends: dict[str, Any], connection: Any) -> str | None:
+def _security(backends: dict[str, Any]) -> str | None:
     """How the run's cluster was reached, for environment.json: ``tls``, ``loopback``,
     ``insecure``, or ``attached`` (a cluster someone else started)."""
     cluster = backends.get("distributed")
     if cluster is None:
         return None
-    return getattr(cluster, "security", None) if hasattr(cluster, "session") else "attached"
+    return cluster.transport
 
 
 def _maximum(backends: dict[str, Any], inventory: Any) -> int:

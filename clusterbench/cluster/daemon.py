@@ -16,8 +16,8 @@ from typing import Any
 
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
 from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, claimed_state, down_file, write_state
-from clusterbench.cluster.security import create_credentials, security_label, wants_tls
-from clusterbench.cluster.spec import build_cluster_spec, scheduler_address
+from clusterbench.cluster.security import cluster_credentials, security_label, wants_tls
+from clusterbench.cluster.spec import build_cluster_spec
 from clusterbench.cluster.state import (
     FAILED,
     READY,
@@ -75,8 +75,7 @@ def _credentials(inventory: Inventory, session: str, path: Path, insecure: bool)
     """The cluster's TLS files next to its state file (None: plain TCP)."""
     if not wants_tls(inventory, insecure):
         return None
-    directory = path.with_name(f"tls-{inventory.cluster}-{session}")
-    return create_credentials(directory, inventory.cluster, (scheduler_address(inventory),))
+    return cluster_credentials(inventory, session, path.parent)
 
 
 async def _start(

@@ -201,6 +201,17 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def cluster_credentials(inventory: Inventory, session: str, state_directory: Path
+                        ) -> Credentials:
+    """New credentials for one session of *inventory*'s cluster, in
+    ``<state_directory>/tls-<cluster>-<session>`` (queue jobs read them from there: it has
+    to be on storage the compute nodes share)."""
+    from clusterbench.cluster.spec import scheduler_address
+
+    return create_credentials(state_directory / f"tls-{inventory.cluster}-{session}",
+                              inventory.cluster, (scheduler_address(inventory),))
+
+
 def load_credentials(directory: str | Path | None) -> Credentials | None:
     """The credentials recorded in a cluster's state (None for a plain-TCP cluster)."""
     if not directory:

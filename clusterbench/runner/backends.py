@@ -53,7 +53,7 @@ class ManagedCluster:
         self.timeout = timeout
         self.order = order
         #: ``tls``, ``loopback`` (plain TCP, local only) or ``insecure`` (opted out).
-        self.security = security_label(inventory, insecure)
+        self.transport = security_label(inventory, insecure)
         self.credentials: Any = None
         #: Why the scheduler is gone, once the sweep found it so (then close is short).
         self.lost: str | None = None
@@ -73,10 +73,14 @@ class ManagedCluster:
         """The first *count* workers (in the scenario's order); every worker runs."""
         from distributed import Client
 
+        from clusterbench.cluster.lifecycle import state_dir
+        from clusterbench.cluster.security import cluster_credentials
+
         start = time.perf_counter()
         if self._cluster is None:
-            if self.security == "tls":
-                self.credentials = _new_credentials(self.inventory, self.session)
+            if self.transport == "tls":
+                self.credentials = cluster_credentials(self.inventory, self.session,
+                                                       state_dir())
             self._cluster = _start_cluster(self.inventory, self.session, self.credentials)
             self.client = Client(self._cluster)  # the cluster's Security (TLS) is used
         if self._ready is None:
@@ -134,17 +138,6 @@ class ManagedCluster:
 LOST_CLOSE_SECONDS = 5.0
 
 
-def _new_credentials(inventory: Any, session: str) -> Any:
-    """TLS files for a sweep's own cluster, in the state directory (queue jobs read them
-    from there: it has to be on storage the compute nodes share)."""
-    from clusterbench.cluster.lifecycle import state_dir
-    from clusterbench.cluster.security import create_credentials
-    from clusterbench.cluster.spec import scheduler_address
-
-    return create_credentials(state_dir() / f"tls-{inventory.cluster}-{session}",
-                              inventory.cluster, (scheduler_address(inventory),))
-
-
 def _sweep_hosts(inventory: Any, session: str) -> dict[str, list[str]]:
     """The same leftover sweep as `down`'s (kill stragglers, remove the session's scratch
     directory on every SSH host): a managed sweep left both behind on every host."""
@@ -174,6 +167,8 @@ class ExistingCluster:
     order: str = "inventory"
     #: distributed ``Security`` (a cluster `up` started over TLS); None: dask's config.
     security: Any = None
+    #: How environment.json names the transport: not ours to choose or know.
+    transport: str = field(default="attached", init=False)
     client: Any = field(default=None, init=False)
     worker_speed: dict[str, float] = field(default_factory=dict, init=False)
 
