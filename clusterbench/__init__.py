@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Cluster", "RunResult", "load_inventory", "load_scenario", "run_scenario"]
+__all__ = ["Cluster", "RunResult", "load_inventory", "load_scenario", "resume_run",
+           "run_scenario"]
 
 if TYPE_CHECKING:
-    from clusterbench.api import Cluster, RunResult, load_inventory, load_scenario, run_scenario
+    from clusterbench.api import (
+        Cluster,
+        RunResult,
+        load_inventory,
+        load_scenario,
+        resume_run,
+        run_scenario,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ COMMANDS = {
     "run": "run:run",
     "report": "run:report",
     "compare": "compare:compare",
+    "export": "export:export",
     "up": "cluster:up",
     "status": "cluster:status",
     "down": "cluster:down",
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="relative change in the median counted as a change (default 0.05)")
     compare.add_argument("--fail-on-slower", action="store_true",
                          help="exit 1 when a point clearly got slower (for CI)")
+    compare.add_argument("--html", metavar="FILE",
+                         help="also write the comparison as a self-contained HTML page")
+    compare.add_argument("--json", action="store_true", help=JSON_HELP)
+    _add_export(sub)
     _add_cluster(sub)
     _add_inventory(sub)
     _add_lab(sub)
@@ -56,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+JSON_HELP = "print JSON on stdout (notes and progress stay on stderr)"
 INSECURE_HELP = ("no TLS for a cluster that leaves this machine (default: a per-cluster CA, "
                  "mutual TLS): anyone who reaches the scheduler can run code on the workers")
 
@@ -74,7 +80,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--workloads", help="comma-separated workloads, e.g. montecarlo,randomforest")
     run.add_argument("--workers", help="worker counts, e.g. 1,2 or 1,2,4..max")
     run.add_argument("--schedulers", help="comma-separated modes: synchronous,threads,processes,"
-                     "distributed,distributed-scatter,local-distributed")
+                     "distributed,distributed-capacity,distributed-scatter,local-distributed")
     run.add_argument("--size", help="tiny, small or full")
     run.add_argument("--repeats", type=int)
     run.add_argument("--warmup", type=int)
@@ -92,11 +98,26 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--weak", action="store_true",
                      help="weak scaling: the problem grows with the workers' capacity")
     run.add_argument("--results-dir", default="results", help="where run directories go")
+    run.add_argument("--profile", action="store_true",
+                     help="save a dask performance report of each distributed point's first "
+                     "timed repeat in RUN_DIR/profiles/ (linked from report.html; needs bokeh)")
     run.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
+    run.add_argument("--json", action="store_true",
+                     help="print the summary as JSON records on stdout (everything else on "
+                     "stderr)")
     attach = run.add_mutually_exclusive_group()
     attach.add_argument("--scheduler-address", help="use an existing cluster (tcp://host:port)")
     attach.add_argument("--attach", action="store_true",
                         help="use the cluster that `clusterbench up` started")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="a run as pytest-benchmark JSON, CSV or Parquet")
+    export.add_argument("run_dir", help="a results/<run-id> directory")
+    export.add_argument("--format", required=True,
+                        help="pytest-benchmark (one benchmark per point), csv or parquet "
+                        "(one row per repeat)")
+    export.add_argument("-o", "--output", required=True, help="the file to write")
 
 
 def _add_cluster(sub: argparse._SubParsersAction) -> None:
@@ -105,7 +126,8 @@ def _add_cluster(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--dry-run", action="store_true", help="print worker commands/job scripts")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for workers")
     up.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
-    sub.add_parser("status", help="show the cluster `up` started")
+    status = sub.add_parser("status", help="show the cluster `up` started")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     down = sub.add_parser("down", help="stop everything `up` started")
     down.add_argument("--timeout", type=float, default=60.0)
 
@@ -115,10 +137,20 @@ def _add_inventory(sub: argparse._SubParsersAction) -> None:
     isub = inventory.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
     check = isub.add_parser("check", help="validate and print the resolved hosts")
     check.add_argument("file")
-    imp = isub.add_parser("import-ansible", help="convert an Ansible YAML inventory")
+    check.add_argument("--json", action="store_true", help=JSON_HELP)
+    imp = isub.add_parser("import-ansible", help="convert an Ansible inventory (INI or YAML)")
     imp.add_argument("file")
     imp.add_argument("-o", "--output", help="write here instead of stdout")
     imp.add_argument("--python", help="python on the hosts when the inventory names none")
+    imp.add_argument("--group", action="append", metavar="NAME",
+                     help="only the hosts of this group (repeatable: their union)")
+    imp.add_argument("--limit", metavar="PATTERN",
+                     help="only the hosts this pattern selects, as `ansible --limit`")
+    imp.add_argument("--scheduler-address", metavar="ADDRESS",
+                     help="the scheduler's address (this machine's, reachable by the hosts)")
+    imp.add_argument("--reader", choices=("auto", "ansible", "builtin"),
+                     help="ansible-inventory, the built-in reader, or auto (default: "
+                     "$CLUSTERBENCH_ANSIBLE_READER, else ansible-inventory when on PATH)")
 
 
 def _add_lab(sub: argparse._SubParsersAction) -> None:
@@ -127,6 +159,7 @@ def _add_lab(sub: argparse._SubParsersAction) -> None:
     up = lsub.add_parser("up", help="create fake hosts, e.g. pi:4x0.25cpu/512MB,desktop:1x1cpu")
     up.add_argument("spec")
     up.add_argument("--subnet", default="10.203.0.0/24")
+    up.add_argument("-o", "--output", help="also write the lab's inventory here")
     lsub.add_parser("status", help="show the fake hosts")
     lsub.add_parser("down", help="remove every namespace, link, cgroup and process of the lab")
 

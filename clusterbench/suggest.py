@@ -8,6 +8,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: Longer words get no hint: every name clusterbench knows is far shorter.
+MAX_WORD = 64
+
 
 def closest(word: object, valid: Iterable[object]) -> str | None:
     """The entry of *valid* closest to *word*, or None when nothing is close.
@@ -23,9 +26,12 @@ def closest(word: object, valid: Iterable[object]) -> str | None:
     -------
     str or None
     """
+    text = str(word)
+    if len(text) > MAX_WORD:  # no name is that long; difflib's cost grows with the text
+        return None
     # Sorted so a tie between two equally close names always gives the same hint.
     names = sorted({str(name) for name in valid})
-    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
     return close[0] if close else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.lab import *  # noqa: F403 - lab fixtures (real netns + sshd + cgroups)
+from tests.fixtures.sge import *  # noqa: F403 - sge fixtures (real sge_qmaster + sge_execd)
 from tests.fixtures.slurm import *  # noqa: F403 - slurm fixtures (real munge + slurmctld + slurmd)
 
 

@@ -93,6 +93,25 @@ class CapacityModel:
             total += _saturated(alone, together)
         return total
 
+    def shares(self, names: Sequence[str]) -> list[float]:
+        """Each worker's part of ``C(S)`` for the set *names*, in that order (NaN if unknown).
+
+        A host's capacity ``H(S ∩ h)`` is divided among its workers of the set in
+        proportion to their capacity alone, so the shares add up to :meth:`of_set`.
+        """
+        if not names or not set(names) <= self.workers.keys():
+            return [math.nan] * len(names)
+        chosen = set(names)
+        shares = []
+        for name in names:
+            host = self.workers[name].host
+            mates = [n for n in chosen if self.workers[n].host == host]
+            alone = sum(self.workers[n].alone for n in mates)
+            together = sum(w.together for w in self.workers.values() if w.host == host)
+            part = self.workers[name].alone / alone if alone > 0 else math.nan
+            shares.append(_saturated(alone, together) * part)
+        return shares
+
     def machine(self, k: int) -> float:
         """Machine capacity of *k* processes: the best of the capacity checks (a ceiling).
 

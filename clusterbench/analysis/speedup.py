@@ -20,6 +20,7 @@ import pandas as pd
 
 from clusterbench.analysis.capacity import CapacityModel
 from clusterbench.analysis.fits import CURVE, amdahl_fits, karp_flatt
+from clusterbench.analysis.recommend import recommended_column
 from clusterbench.analysis.stats import SampleStats, median_ci, speedup_ci
 from clusterbench.results.record import Record
 
@@ -69,6 +70,9 @@ SUMMARY_COLUMNS = [
     "changed",
     "errors",
     "changes",
+    "worker_names",
+    "recommended_workers",
+    "worker_activity",
 ]
 #: The columns written to ``summary.csv``.
 CSV_COLUMNS = [
@@ -102,7 +106,7 @@ CSV_COLUMNS = [
 ]
 _RECORD_FIELDS = [*POINT, "threads_per_worker", "seconds", "verified", "error", "detail",
                   "baseline", "worker_names", "worker_set_changed", "worker_set_note",
-                  "scaling", "scale"]
+                  "scaling", "scale", "worker_activity"]
 #: Execution facts a record may carry in ``metrics`` (see runner.execute._execution_facts).
 _METRIC_FIELDS = ["executor", "tasks", "task_overhead_s", "problem_too_small"]
 
@@ -157,6 +161,7 @@ def summarize(records: Sequence[Record],
     summary["serial_reference"], serial = _serial_reference(summary)
     summary["speedup_vs_serial"] = serial / _time_per_work(summary)
     summary["overhead_share"] = summary["tasks"] * summary["task_overhead_s"] / summary["median"]
+    summary["recommended_workers"] = recommended_column(summary)
     return summary[SUMMARY_COLUMNS]
 
 
@@ -188,8 +193,22 @@ def _point_row(key: tuple, group: pd.DataFrame) -> dict:
         "errors": _messages(bad),
         "changed": int(changed.sum()),
         "changes": tuple(dict.fromkeys(n for n in group.loc[changed, "worker_set_note"] if n)),
+        "worker_activity": median_activity(good["worker_activity"]),
         "_seconds": tuple(good["seconds"]),
     }
+
+
+def median_activity(repeats: Sequence[Mapping[str, Mapping[str, float]]]
+                    ) -> dict[str, dict[str, float]]:
+    """Per worker, the median over counted repeats of each straggler-view figure
+    (``tasks``, ``busy_s``, ``idle_end_s``; see ``Record.worker_activity``)."""
+    by_worker: dict[str, dict[str, list[float]]] = {}
+    for activity in repeats:
+        for name, figures in (activity or {}).items():
+            for figure, value in figures.items():
+                by_worker.setdefault(name, {}).setdefault(figure, []).append(float(value))
+    return {name: {figure: float(pd.Series(values).median()) for figure, values in
+                   figures.items()} for name, figures in by_worker.items()}
 
 
 def _scale(group: pd.DataFrame) -> float:

@@ -10,6 +10,7 @@ where it would, at the mean capacity per worker of the widest measured set.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from clusterbench.analysis.fits import CURVE, LAWS
+from clusterbench.analysis.recommend import recommend
 from clusterbench.analysis.speedup import UNDERESTIMATED_MARGIN
 
 SERIAL_SCHEDULER = "synchronous"
@@ -72,10 +74,15 @@ def verdicts(summary: pd.DataFrame, fits: pd.DataFrame) -> list[Verdict]:
         In the summary's order.
     """
     fitted = {tuple(row[c] for c in CURVE): row for row in fits.to_dict("records")}
+    advice = {(r.workload, r.size, r.scheduler): r.sentence() for r in recommend(summary)}
     result = []
     for key, rows in summary[summary["scheduler"] != SERIAL_SCHEDULER].groupby(CURVE,
                                                                                  sort=True):
-        result.append(_verdict(key, rows.sort_values("workers"), fitted.get(key)))
+        verdict = _verdict(key, rows.sort_values("workers"), fitted.get(key))
+        if tuple(key) in advice:  # which workers to use, and which cost more than they add
+            sentence = f"{verdict.sentence[:-1]}; {advice[tuple(key)]}."
+            verdict = dataclasses.replace(verdict, sentence=sentence)
+        result.append(verdict)
     return result
 
 

@@ -21,6 +21,7 @@ from distributed.deploy.spec import SpecCluster
 from clusterbench.cluster.spec import ClusterSpec, specs_for
 from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.launchers.base import WorkerSlot
+from clusterbench.launchers.registry import launcher_of
 
 POLL_SECONDS = 0.05  # registration poll; 0.1 s added ~50 ms on average to every bring-up
 
@@ -168,9 +169,7 @@ class InventoryCluster(SpecCluster):
         )
 
     def _queue_details(self, missing: list[str], timeout: float) -> list[str]:
-        from clusterbench.inventory.model import QueueHost
-        from clusterbench.launchers import jobqueue
-
+        """What each missing worker's launcher knows of its job (queues: the job's state)."""
         by_host: dict[str, list[str]] = {}
         for name in missing:
             slot = next(s for s in self.inventory_spec.slots if s.name == name)
@@ -180,13 +179,9 @@ class InventoryCluster(SpecCluster):
         details = []
         for host_name, job_ids in by_host.items():
             host = self.inventory_spec.host(host_name)
-            if isinstance(host, QueueHost) and job_ids:
-                try:
-                    states = jobqueue.queue_state(host, job_ids)
-                except ClusterbenchError as exc:
-                    details.append(f"{host_name}: queue state unknown ({exc})")
-                    continue
-                details.append(str(jobqueue.pending_error(host, states, timeout, job_ids)))
+            detail = launcher_of(host).pending(host, job_ids, timeout) if job_ids else None
+            if detail:
+                details.append(detail)
         return details
 
     def _failure_summary(self, ready: int, wanted: int) -> str:

@@ -11,11 +11,12 @@ import os
 import secrets
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from clusterbench.cluster.cluster import InventoryCluster, ReadyWorker
-from clusterbench.cluster.lifecycle import COULD_NOT_CHECK, claimed_state, down_file, write_state
+from clusterbench.cluster.lifecycle import claimed_state, down_file, write_state
 from clusterbench.cluster.security import cluster_credentials, security_label, wants_tls
 from clusterbench.cluster.spec import build_cluster_spec
 from clusterbench.cluster.state import (
@@ -29,7 +30,8 @@ from clusterbench.cluster.state import (
 )
 from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.inventory.load import load_inventory
-from clusterbench.inventory.model import Inventory, SSHHost
+from clusterbench.inventory.model import Inventory
+from clusterbench.launchers.registry import launcher_for, launcher_of
 
 # How often the daemon re-checks submitted jobs and a stop request while workers start.
 PUBLISH_SECONDS = 0.2
@@ -59,16 +61,43 @@ async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool 
         ready = await _start(cluster, inventory, timeout, stopping, path, base)
         state = base.with_(**await _describe(cluster, ready))
         write_state(path, state.with_(status=READY))
+        _prepare_cleanup(inventory, inventory.hosts, session)
         await stopping.wait()
     except ClusterbenchError as exc:
         write_state(path, base.with_(status=FAILED, error=str(exc)))
     finally:
-        await cluster.close()
+        clock = time.perf_counter()
+        split: dict[str, float] = {}
+        await _close_workers(cluster)
+        split["close_workers"], clock = _lap(clock)
+        await _closed(cluster)
+        split["stop_scheduler"], clock = _lap(clock)
         found = await leftovers(inventory, session)
+        split["leftover_sweep"], clock = _lap(clock)
         if credentials is not None:
             credentials.remove()
-        write_state(down_file(path), base.with_(leftovers=found))
+        print(f"stopped: {split}", file=sys.stderr, flush=True)  # the daemon's log
+        write_state(down_file(path), base.with_(leftovers=found, teardown=split))
     return 0
+
+
+def _lap(since: float) -> tuple[float, float]:
+    now = time.perf_counter()
+    return round(now - since, 3), now
+
+
+async def _close_workers(cluster: InventoryCluster) -> None:
+    """Stop every worker at once, each by its own ``close`` (SpecCluster's close first
+    has the scheduler retire them gracefully, moving data nobody needs after ``down``)."""
+    workers = list(cluster.workers.values())
+    cluster.worker_spec = {}
+    await asyncio.gather(*(_stopped(w) for w in workers))
+    cluster.workers.clear()
+
+
+async def _stopped(worker: Any) -> None:
+    with contextlib.suppress(Exception):
+        await worker.close()
 
 
 def _credentials(inventory: Inventory, session: str, path: Path, insecure: bool) -> Any:
@@ -95,7 +124,9 @@ async def _start(
     """
     start = asyncio.ensure_future(cluster.start_all(timeout, inventory.min_workers))
     published = None
+    prepared: set[str] = set()
     while not start.done():
+        _prepare_registered(cluster, inventory, base.session or "", prepared)
         # Only once every job is submitted (SpecCluster adds them to .workers together):
         # cancelling sbatch half-way could leave a job that nothing cancels.
         submitted = set(cluster.workers) >= set(cluster.worker_spec)
@@ -164,10 +195,7 @@ def _ssh_target(inventory: Inventory) -> str | None:
     from clusterbench.cluster.spec import scheduler_host
 
     host = scheduler_host(inventory)
-    if host is None:
-        return None
-    port = f"-p {host.port} " if host.port != 22 else ""
-    return f"{port}{host.user + '@' if host.user else ''}{host.address}"
+    return None if host is None else launcher_of(host).tunnel(host)
 
 
 def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> WorkerRow:
@@ -176,35 +204,49 @@ def _worker_row(worker: ReadyWorker, info: dict[str, Any]) -> WorkerRow:
                      memory=info.get("memory_limit"))
 
 
+async def _closed(cluster: InventoryCluster) -> None:
+    closing = cluster.close()  # typed "Awaitable | None": None only for a sync cluster
+    if closing is not None:
+        await closing
+
+
+def _prepare_registered(cluster: InventoryCluster, inventory: Inventory, session: str,
+                        prepared: set[str]) -> None:
+    """:func:`_prepare_cleanup` for each host whose workers have all registered (its CPU is
+    no longer busy starting them, while other hosts may still be)."""
+    registered = {str(w.get("name")) for w in cluster.scheduler_info.get("workers", {}).values()}
+    names: dict[str, list[str]] = {}
+    for slot in cluster.inventory_spec.slots:
+        names.setdefault(slot.host, []).append(slot.name)
+    ready = [h for h in inventory.hosts if h.name not in prepared and names.get(h.name)
+             and all(name in registered for name in names[h.name])]
+    prepared.update(h.name for h in ready)
+    _prepare_cleanup(inventory, ready, session)
+
+
+def _prepare_cleanup(inventory: Inventory, hosts: Any, session: str) -> None:
+    """Let the launchers get ``down``'s sweep of *hosts* ready in the background (ssh: a
+    shell per host; a host prepared twice is opened once)."""
+    for name, group in _by_launcher(inventory, hosts).items():
+        launcher_for(name).prepare_cleanup(group, session)
+
+
+def _by_launcher(inventory: Inventory, hosts: Any = None) -> dict[str, list[Any]]:
+    by_launcher: dict[str, list[Any]] = {}
+    for host in inventory.hosts if hosts is None else hosts:
+        by_launcher.setdefault(host.launcher, []).append(host)
+    return by_launcher
+
+
 async def leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
-    """Processes of this session still alive on SSH hosts after close; killed if any.
+    """Processes of this session still alive on the hosts after close; killed if any.
 
-    Hosts are checked concurrently, all checks before any kill: fake lab hosts share
-    one PID space, and one host's ``rm -rf <session dir>`` would show up as a leftover
-    in another host's check.
+    Each launcher sweeps its own hosts (:meth:`~clusterbench.launchers.base.Launcher.cleanup`),
+    all launchers concurrently.
     """
-    from clusterbench.launchers.ssh import kill_leftovers, leftover_processes
-
-    hosts = [h for h in inventory.hosts if isinstance(h, SSHHost)]
-    found = await asyncio.gather(*[_guarded(leftover_processes(h, session)) for h in hosts])
-    # Kill and clean only where the check got an answer: an unreachable host would only
-    # make `down` wait once more for nothing (it is reported as not checked).
-    reached = [h for h, lines in zip(hosts, found, strict=True) if not _unchecked(lines)]
-    await asyncio.gather(*[_guarded(kill_leftovers(h, session)) for h in reached])
-    return {host.name: remaining for host, remaining in zip(hosts, found, strict=True)
-            if remaining}
-
-
-def _unchecked(lines: list[str]) -> bool:
-    return bool(lines) and lines[0].startswith(COULD_NOT_CHECK)
-
-
-async def _guarded(check: Any) -> Any:
-    """*check*'s result, or a one-item list saying why the host could not be checked."""
-    try:
-        return await check
-    except (ClusterbenchError, OSError) as exc:
-        return [f"{COULD_NOT_CHECK}: {exc or type(exc).__name__}"]
+    found = await asyncio.gather(*[launcher_for(name).cleanup(hosts, session)
+                                   for name, hosts in _by_launcher(inventory).items()])
+    return {name: lines for result in found for name, lines in result.items()}
 
 
 def main(argv: list[str]) -> int:

@@ -6,16 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from clusterbench.cluster.security import Credentials, wants_tls
-from clusterbench.cluster.spec import scheduler_address, scheduler_host
-from clusterbench.inventory.model import Inventory, QueueHost, SSHHost
-from clusterbench.launchers.base import SpecContext, launcher_for
+from clusterbench.cluster.spec import scheduler_address, scheduler_host, scheduler_options
+from clusterbench.inventory.model import Inventory
+from clusterbench.launchers.base import SpecContext
+from clusterbench.launchers.registry import launcher_of
 
 PLACEHOLDER_SESSION = "DRYRUN"
 
 
 def describe(inventory: Inventory, insecure: bool = False) -> Iterator[tuple[str, str]]:
-    """``(title, text)`` per host: the worker command (ssh/local) or job script (queues),
-    preceded by the scheduler's command when it runs on an ssh host."""
+    """``(title, text)`` per host from its launcher (worker commands, job scripts, ...),
+    preceded by the scheduler's command when it runs on an inventory host."""
     address = scheduler_address(inventory)
     port = inventory.scheduler.port or "PORT"
     tls = wants_tls(inventory, insecure)
@@ -25,26 +26,9 @@ def describe(inventory: Inventory, insecure: bool = False) -> Iterator[tuple[str
                               f"{PLACEHOLDER_SESSION}") if tls else None
     remote = scheduler_host(inventory)
     if remote is not None:
-        from clusterbench.launchers.ssh import scheduler_command
-
-        spec = inventory.scheduler
-        yield f"scheduler: ssh {remote.address} ({remote.name})", scheduler_command(
-            remote, address, spec.port, spec.dashboard, spec.python, PLACEHOLDER_SESSION,
-            spec.dashboard_host, tls=tls)
+        options = scheduler_options(inventory, address, PLACEHOLDER_SESSION)
+        yield launcher_of(remote).describe_scheduler(remote, options, tls)
     context = SpecContext(scheduler_address=address, cluster=inventory.cluster,
                           session=PLACEHOLDER_SESSION, credentials=credentials)
     for host in inventory.hosts:
-        if isinstance(host, QueueHost):
-            scripts = launcher_for(host.launcher).job_scripts(host, context, scheduler)
-            for index, script in enumerate(scripts):
-                yield f"{host.name}: job {index + 1} of {host.jobs} ({host.launcher})", script
-        elif isinstance(host, SSHHost):
-            from clusterbench.launchers.ssh import worker_command
-
-            for i in range(host.worker_count):
-                name = f"{host.name}-{i}"
-                yield f"{host.name}: ssh {host.address} ({name})", worker_command(
-                    host, name, scheduler, PLACEHOLDER_SESSION, tls=tls)
-        else:
-            yield (f"{host.name}: local", f"{host.worker_count} dask Nanny worker(s) × "
-                   f"{host.threads} thread(s), memory {host.memory}")
+        yield from launcher_of(host).describe(host, context, scheduler)

@@ -22,6 +22,7 @@ from typing import Any
 from clusterbench import osutil
 from clusterbench.cluster import state as cluster_state
 from clusterbench.cluster.state import FAILED, READY, STARTING, ClusterState
+from clusterbench.constants import COULD_NOT_CHECK as COULD_NOT_CHECK  # the launchers write it
 from clusterbench.errors import LaunchError, StateError
 
 POLL = 0.1
@@ -39,8 +40,6 @@ def state_file(cluster: str) -> Path:
     return state_dir() / f"cluster-{cluster}.json"
 
 
-#: How a host that could not be checked for leftovers is reported (never as "killed").
-COULD_NOT_CHECK = "could not check"
 
 
 def down_file(path: Path) -> Path:
@@ -159,7 +158,9 @@ def _just_claimed(path: Path, state: ClusterState) -> bool:
 
 def running_cluster_address() -> str:
     """Scheduler address of the one running cluster (for ``run --attach``)."""
-    return running_cluster().address
+    address = running_cluster().address
+    assert address is not None  # running_cluster() refuses a state without one
+    return address
 
 
 def running_cluster() -> ClusterState:
@@ -221,7 +222,7 @@ def stop(path: Path, grace: float = 60.0) -> ClusterState:
     pid = state.pid
     last_word = down_file(path)
     last_word.unlink(missing_ok=True)  # an earlier session's word is not this one's
-    if pid_alive(pid):
+    if pid is not None and pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         _reap(pid, grace)
         if pid_alive(pid):

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clusterbench.inventory.model import Inventory, LocalHost
+from clusterbench.cluster.spec import all_here
+from clusterbench.inventory.model import Inventory
 
 CA_FILE = "ca.pem"
 CERT_FILE = "tls.pem"
@@ -51,7 +52,7 @@ def wants_tls(inventory: Inventory, insecure: bool = False) -> bool:
         return False
     if inventory.security == "tls":
         return True
-    local = all(isinstance(host, LocalHost) for host in inventory.hosts)
+    local = all_here(inventory)
     address = inventory.scheduler.address or "127.0.0.1"
     return not (local and inventory.scheduler.host == "local" and address.startswith(LOOPBACK))
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clusterbench.errors import InventoryError
-from clusterbench.inventory.model import Inventory, LocalHost, SSHHost
-from clusterbench.launchers.base import SpecContext, WorkerSlot, launcher_for
+from clusterbench.inventory.model import HostBase, Inventory
+from clusterbench.launchers.base import SchedulerOptions, SpecContext, WorkerSlot
+from clusterbench.launchers.registry import launcher_of
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,12 @@ def scheduler_address(inventory: Inventory) -> str:
         return spec.address
     remote = scheduler_host(inventory)
     if remote is not None:
-        return remote.address
+        return launcher_of(remote).scheduler_address(remote)
     if spec.interface:
         from distributed.utils import get_ip_interface
 
         return get_ip_interface(spec.interface)
-    if all(isinstance(host, LocalHost) for host in inventory.hosts):
+    if all_here(inventory):
         return "127.0.0.1"
     raise InventoryError(
         f"{inventory.source}: scheduler: field 'address': required when hosts other than "
@@ -63,25 +64,39 @@ def scheduler_address(inventory: Inventory) -> str:
     )
 
 
-def scheduler_host(inventory: Inventory) -> SSHHost | None:
-    """The ssh host the scheduler runs on, or None when it runs on this machine.
+def all_here(inventory: Inventory) -> bool:
+    """Every host's workers run on this machine (its launcher ``runs_here``)."""
+    return all(launcher_of(host).runs_here for host in inventory.hosts)
+
+
+def scheduler_host(inventory: Inventory) -> HostBase | None:
+    """The host the scheduler runs on (an ssh host), or None when it runs on this machine.
 
     Raises
     ------
     InventoryError
-        When ``scheduler.host`` names no ssh host (the loader reports this
-        earlier, with a did-you-mean; inventories built in code land here).
+        When ``scheduler.host`` names no host whose launcher can run the scheduler (the
+        loader reports this earlier, with a did-you-mean; inventories built in code land here).
     """
     name = inventory.scheduler.host
     if name == "local":
         return None
     host = next((h for h in inventory.hosts if h.name == name), None)
-    if not isinstance(host, SSHHost):
+    if host is None or not launcher_of(host).hosts_scheduler:
         raise InventoryError(
             f"{inventory.source}: scheduler: field 'host': {name!r} is not an ssh host "
             "of the inventory; use 'local' or the name of an ssh host"
         )
     return host
+
+
+def scheduler_options(inventory: Inventory, address: str, session: str,
+                      credentials: Any = None) -> SchedulerOptions:
+    """The inventory's scheduler settings, for a launcher that runs the scheduler."""
+    spec = inventory.scheduler
+    return SchedulerOptions(address=address, port=spec.port, dashboard=spec.dashboard,
+                            dashboard_host=spec.dashboard_host, python=spec.python,
+                            session=session, credentials=credentials)
 
 
 def build_cluster_spec(inventory: Inventory, session: str = "", local_directory: str | None = None,
@@ -99,7 +114,7 @@ def build_cluster_spec(inventory: Inventory, session: str = "", local_directory:
     workers: dict[str, dict[str, Any]] = {}
     slots: list[WorkerSlot] = []
     for host in inventory.hosts:
-        launcher = launcher_for(host.launcher)
+        launcher = launcher_of(host)
         workers.update(launcher.worker_specs(host, context))
         slots.extend(launcher.slots(host, context))
     scheduler = _scheduler_spec(inventory, address, session, credentials)
@@ -112,12 +127,8 @@ def _scheduler_spec(inventory: Inventory, address: str, session: str,
     spec = inventory.scheduler
     remote = scheduler_host(inventory)
     if remote is not None:
-        from clusterbench.launchers.ssh import SSHScheduler
-
-        options = {"host": remote, "session": session, "address": address, "port": spec.port,
-                   "dashboard": spec.dashboard, "dashboard_host": spec.dashboard_host,
-                   "python": spec.python, "credentials": credentials}
-        return {"cls": SSHScheduler, "options": options}
+        return launcher_of(remote).scheduler_spec(
+            remote, scheduler_options(inventory, address, session, credentials))
     # The HTTP server runs even with the dashboard off (health, metrics): it binds to the
     # dashboard host too, never to the scheduler's (LAN) address by default.
     options: dict[str, Any] = {

@@ -21,6 +21,8 @@ from typing import Any, TypedDict
 from clusterbench import osutil
 from clusterbench.errors import StateError
 
+#: Optional fields added later (``teardown``) keep the version: files without them read as
+#: before, and only the down file, which ``down`` reads leniently, carries ``teardown``.
 SCHEMA_VERSION = 1
 #: ``status`` values: claimed by ``up`` or workers starting / serving / gave up.
 STARTING, READY, FAILED = "starting", "ready", "failed"
@@ -94,6 +96,10 @@ class ClusterState:
     leftovers
         Only in the down file: host -> processes found (and killed) after close;
         None when the daemon did not get to check.
+    teardown
+        Only in the down file: seconds the daemon's stop spent per step
+        (``close_workers``, ``stop_scheduler``, ``leftover_sweep``); ``down --debug``
+        prints them.  None in files written before it existed.
     schema
         Format version of the file (:data:`SCHEMA_VERSION`).
     """
@@ -115,6 +121,7 @@ class ClusterState:
     left_out: tuple[LeftOut, ...] = ()
     local_pids: tuple[int, ...] = ()
     leftovers: dict[str, list[str]] | None = None
+    teardown: dict[str, float] | None = None
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -2,8 +2,8 @@
 
 The daemon records in the state file every batch job it submitted
 (``queue_jobs``: job id, host, launcher, the worker names the job registers).
-:func:`query_queues` asks each queue system about those jobs (squeue, qstat,
-bjobs ... through :mod:`clusterbench.launchers.jobqueue`), and the pure
+:func:`query_queues` asks each host's launcher about those jobs (squeue, qstat,
+bjobs ... for the queue launchers), and the pure
 :func:`worker_rows` joins that answer with the workers the scheduler has
 registered.  A job the queue lists but whose worker is not registered (still
 pending, or running but never connected) gets a row of its own, so pending
@@ -17,7 +17,8 @@ from typing import Any
 
 from clusterbench.cluster.state import ClusterState, QueueJob
 from clusterbench.errors import ClusterbenchError
-from clusterbench.launchers.jobqueue import QUEUES, JobState
+from clusterbench.launchers.base import JobState
+from clusterbench.launchers.registry import launcher_for
 
 # Queue-state column for a job the queue no longer lists (ended, failed, cancelled).
 GONE = "left the queue"
@@ -48,19 +49,49 @@ def query_queues(state: ClusterState) -> tuple[dict[str, JobState], list[str]]:
     states: dict[str, JobState] = {}
     notes: list[str] = []
     for (host, kind), ids in by_host.items():
-        launcher = QUEUES.get(kind)
         try:
-            if launcher is None:
-                raise ClusterbenchError(f"unknown queue launcher {kind!r}")
-            states.update(launcher.queue_state(host, ids))
+            states.update(launcher_for(kind).job_state(host, ids))
         except ClusterbenchError as exc:
             notes.append(f"{host}: queue state unknown: {exc}")
             states.update({job: JobState(UNKNOWN, "", "") for job in ids})
     return states, notes
 
 
+def query_logs(state: ClusterState, registered: Iterable[str] = ()
+               ) -> dict[str, tuple[str, list[str]]]:
+    """``{job_id: (log file, its last lines)}`` of *state*'s batch jobs whose workers are
+    not all *registered* and that wrote output, from each launcher that keeps job logs
+    (:meth:`~clusterbench.launchers.base.Launcher.job_log_tails`: the queue launchers).
+
+    The inventory `up` read gives each host's ``log_directory``; without it (moved,
+    changed) the default directory of the cluster's session is searched.
+    """
+    names = set(registered)
+    jobs = [job for job in state.queue_jobs if not set(job["workers"]) <= names]
+    hosts: dict[str, Any] = {}
+    if state.inventory and jobs:
+        from clusterbench.inventory.load import load_inventory
+
+        try:
+            hosts = {host.name: host for host in load_inventory(state.inventory).hosts}
+        except ClusterbenchError:
+            hosts = {}
+    by_host: dict[tuple[str, str], list[str]] = {}
+    for job in jobs:
+        by_host.setdefault((job["host"], job["launcher"]), []).append(str(job["job"]))
+    logs: dict[str, tuple[str, list[str]]] = {}
+    for (host, kind), ids in by_host.items():
+        try:
+            logs.update(launcher_for(kind).job_log_tails(hosts.get(host, host), ids,
+                                                         state.cluster, state.session))
+        except (ClusterbenchError, OSError):
+            continue  # a log is a hint: status still shows the queue's answer
+    return logs
+
+
 def worker_rows(
-    state: ClusterState, registered: Iterable[dict[str, Any]], queue: dict[str, JobState]
+    state: ClusterState, registered: Iterable[dict[str, Any]], queue: dict[str, JobState],
+    logs: dict[str, tuple[str, list[str]]] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per registered worker, plus one per expected queue worker not registered.
 
@@ -70,7 +101,9 @@ def worker_rows(
     ``queue_state`` (``RUNNING``, ``PENDING (Resources)``, ``left the queue``);
     rows of local/SSH workers have ``job`` None.  A worker `up` started (``workers``)
     that is not registered any more is ``lost``; the workers of hosts `up` dropped at
-    start (``left_out``) are ``left out: <reason>``.
+    start (``left_out``) are ``left out: <reason>``.  A queue worker that is not registered
+    (failed, never connected) names its job's ``log`` and its last lines (``log_tail``), from
+    :func:`query_logs`'s *logs*; with *logs*, every other row has ``log`` None.
 
     Returns
     -------
@@ -97,6 +130,9 @@ def worker_rows(
     rows += [{"name": w["name"], "host": w["host"], "address": "-", "threads": None,
               "memory": None, "status": f"{LEFT_OUT}: {_short(w['reason'])}"}
              | _queue_columns(None, queue) for w in state.left_out]
+    for row in rows if logs is not None else []:
+        job_id = str(row["job"]) if row["job"] and row["name"] not in seen else ""
+        row["log"], row["log_tail"] = (logs or {}).get(job_id) or (None, [])
     return rows
 
 

@@ -11,24 +11,18 @@ on PATH.
 
 from __future__ import annotations
 
-import os
-import re
 import socket
-from pathlib import Path
 
 from clusterbench.cluster.spec import build_cluster_spec, scheduler_address, scheduler_host
 from clusterbench.errors import InventoryError, LaunchError
-from clusterbench.inventory.model import Inventory, QueueHost, SSHHost, threads_of
+from clusterbench.inventory.model import Inventory
 from clusterbench.inventory.safe_yaml import one_line, short
+from clusterbench.launchers.registry import launcher_of
 
 #: Most dask workers one inventory may start (each is a process, an SSH session or a job).
 MAX_WORKERS = 10_000
 #: Most threads per worker.
 MAX_THREADS = 4_096
-# What the queue systems accept as a walltime: [D-]HH:MM:SS, MM:SS or minutes (SLURM's
-# days prefix only there); anything else is rejected by the submit command after `up`.
-_WALLTIME = re.compile(r"\d+(:\d{1,2}){0,2}")
-_SLURM_WALLTIME = re.compile(r"(\d+-)?\d+(:\d{1,2}){0,2}")
 _PLACEHOLDER_SESSION = "CHECK"
 
 
@@ -38,9 +32,10 @@ def validate_for_up(inventory: Inventory) -> None:
     Checks, in order: worker and thread counts are bounded, ``min_workers`` is
     reachable, the scheduler's address resolves (and, for a scheduler on this
     machine, is one of this machine's addresses), its port and dashboard differ,
-    queue walltimes have a format the queue accepts, the cluster spec builds,
-    SSH identity and known_hosts files exist and are readable, and queue hosts'
-    submit programs are on PATH.
+    each host passes its launcher's checks (:meth:`Launcher.validate`: queue
+    walltimes have a format the queue accepts and the submit program is on PATH,
+    SSH identity and known_hosts files exist and are readable), and the cluster
+    spec builds.
 
     Parameters
     ----------
@@ -58,17 +53,13 @@ def validate_for_up(inventory: Inventory) -> None:
     try:
         _check_counts(inventory)
         _check_scheduler(inventory)
-        _check_walltimes(inventory)
+        for index, host in enumerate(inventory.hosts):
+            launcher_of(host).validate(host, _label(inventory, index))
         _check_spec_builds(inventory)
-        _check_ssh_files(inventory)
-    except InventoryError as exc:
+    except (InventoryError, LaunchError) as exc:
         text = str(exc)
-        raise InventoryError(one_line(text if text.startswith(source) else f"{source}: {text}")
-                             ) from None
-    try:
-        _check_submit_programs(inventory)
-    except LaunchError as exc:
-        raise LaunchError(one_line(f"{source}: {exc}")) from None
+        raise type(exc)(one_line(text if text.startswith(source) else f"{source}: {text}")
+                        ) from None
 
 
 def _label(inventory: Inventory, index: int) -> str:
@@ -78,14 +69,14 @@ def _label(inventory: Inventory, index: int) -> str:
 def _check_counts(inventory: Inventory) -> None:
     total = 0
     for index, host in enumerate(inventory.hosts):
-        field = "jobs" if isinstance(host, QueueHost) else "workers"
+        field = host.COUNT_FIELD
         total += host.worker_count
         if total > MAX_WORKERS:
             raise InventoryError(f"{_label(inventory, index)}: field {field!r}: the inventory "
                                  f"would start {total:,}+ workers; at most {MAX_WORKERS:,}")
-        threads = threads_of(host)
+        threads = host.worker_threads
         if threads > MAX_THREADS:
-            field = "cores" if isinstance(host, QueueHost) else "threads"
+            field = host.THREADS_FIELD
             raise InventoryError(f"{_label(inventory, index)}: field {field!r}: {threads:,} "
                                  f"threads per worker; at most {MAX_THREADS:,}")
     if inventory.min_workers is not None and inventory.min_workers > total:
@@ -121,62 +112,9 @@ def _check_scheduler(inventory: Inventory) -> None:
             "'host: NAME' to run the scheduler on an ssh host") from None
 
 
-def _check_walltimes(inventory: Inventory) -> None:
-    for index, host in enumerate(inventory.hosts):
-        if not isinstance(host, QueueHost) or host.walltime is None:
-            continue
-        pattern = _SLURM_WALLTIME if host.launcher == "slurm" else _WALLTIME
-        if not pattern.fullmatch(host.walltime):
-            form = "[D-]HH:MM:SS" if host.launcher == "slurm" else "HH:MM:SS"
-            raise InventoryError(f"{_label(inventory, index)}: field 'walltime': must be like "
-                                 f"{form} (or minutes), got {short(host.walltime)}")
-
-
 def _check_spec_builds(inventory: Inventory) -> None:
     """What the daemon does first: every launcher turns its host into specs (pure)."""
     build_cluster_spec(inventory, session=_PLACEHOLDER_SESSION)
-
-
-def _check_ssh_files(inventory: Inventory) -> None:
-    """asyncssh reads these when it connects; a missing one fails the host after ``up``."""
-    for index, host in enumerate(inventory.hosts):
-        if not isinstance(host, SSHHost):
-            continue
-        files = [("identity", path) for path in host.identity]
-        files += [("known_hosts", host.known_hosts)] if host.known_hosts else []
-        for field, name in files:
-            problem = _unreadable(name)
-            if problem:
-                raise InventoryError(f"{_label(inventory, index)}: field {field!r}: "
-                                     f"{short(name, 200)} {problem}")
-
-
-def _unreadable(name: str) -> str | None:
-    """Why the file *name* (``~`` expanded, as asyncssh does) cannot be read, or None."""
-    try:
-        path = Path(name).expanduser()
-    except (RuntimeError, ValueError):  # ~user that does not exist, NUL in the name
-        return "is not a usable path"
-    try:
-        if not path.exists():
-            return "does not exist"
-        if not path.is_file():
-            return "is not a file"
-    except (OSError, ValueError) as exc:
-        return f"cannot be read ({_reason(exc)})"
-    if not os.access(path, os.R_OK):
-        return "is not readable by this user"
-    return None
-
-
-def _check_submit_programs(inventory: Inventory) -> None:
-    from clusterbench.launchers.jobqueue import preflight
-
-    checked = set()
-    for host in inventory.hosts:
-        if isinstance(host, QueueHost) and host.launcher not in checked:
-            preflight(host)
-            checked.add(host.launcher)
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from clusterbench.cluster import lifecycle
 from clusterbench.cluster.state import READY, ClusterState
-from clusterbench.commands.common import err, out, report_leftovers
+from clusterbench.commands.common import err, out, print_json, report_leftovers
 from clusterbench.errors import ClusterbenchError, StateError
 from clusterbench.inventory.load import load_inventory
 
@@ -57,7 +57,7 @@ def _dry_run(inventory: Any, insecure: bool = False) -> int:
 
     for title, text in describe(inventory, insecure):
         out().rule(title)
-        print(text)
+        print(text, flush=True)
     return 0
 
 
@@ -66,9 +66,50 @@ def status(args: argparse.Namespace) -> int:
     states = lifecycle.running_states()
     if not states:
         raise StateError("no cluster is up; start one with 'clusterbench up INVENTORY'")
+    if getattr(args, "json", False):
+        print_json({"clusters": [cluster_json(state) for _, state in states]})
+        return 0
     for _, state in states:
         _print_state(state, _live_workers(state) if state.address else [])
     return 0
+
+
+def cluster_json(state: ClusterState) -> dict[str, Any]:
+    """What ``status --json`` prints of one cluster: scheduler, dashboard, security and the
+    table's rows (queue workers with job id, node and queue state; those not registered
+    with their job's ``log`` and its last lines, ``log_tail``).
+
+    Parameters
+    ----------
+    state
+        A running cluster's state; its workers are read live from the scheduler.
+
+    Returns
+    -------
+    dict
+        ``cluster``, ``status``, ``scheduler``, ``dashboard``, ``security``, ``workers``,
+        ``notes`` (queues that could not be asked; also printed on stderr).
+    """
+    rows, notes = _rows(state, _live_workers(state) if state.address else [])
+    for note in notes:
+        err().print(f"[yellow]{note}[/]")
+    if state.security == "insecure":
+        _print_access_warning()
+    return {"cluster": state.cluster, "status": state.status, "scheduler": state.address,
+            "dashboard": state.dashboard, "security": state.security, "workers": rows,
+            "notes": notes}
+
+
+def _rows(state: ClusterState,
+          registered: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The worker rows of *state* (:func:`worker_rows`, with the logs of queue workers that
+    are not registered) and the queues' notes."""
+    from clusterbench.cluster.status import query_logs, query_queues, worker_rows
+
+    queue, notes = query_queues(state)
+    workers = state.workers if registered is None else registered
+    logs = query_logs(state, [str(worker["name"]) for worker in workers])
+    return worker_rows(state, workers, queue, logs), notes
 
 
 def _live_workers(state: ClusterState) -> list[dict[str, Any]]:
@@ -93,10 +134,7 @@ def _print_state(state: ClusterState, registered: list[dict[str, Any]] | None = 
     """The worker table; queue workers add job id, node and the queue's live state."""
     from dask.utils import format_bytes
 
-    from clusterbench.cluster.status import query_queues, worker_rows
-
-    queue, notes = query_queues(state)
-    rows = worker_rows(state, state.workers if registered is None else registered, queue)
+    rows, notes = _rows(state, registered)
     address = state.address or "not started yet"
     title = f"cluster {state.cluster!r}  scheduler {address}"
     if state.status != READY:
@@ -105,6 +143,8 @@ def _print_state(state: ClusterState, registered: list[dict[str, Any]] | None = 
     columns = ["worker", "host", "address", "threads", "memory", "status"]
     with_queue = any(row["job"] for row in rows)
     columns += ["job", "node", "queue state"] if with_queue else []
+    with_log = any(row.get("log") for row in rows)
+    columns += ["log"] if with_log else []
     for column in columns:
         table.add_column(column)
     for row in rows:
@@ -113,8 +153,16 @@ def _print_state(state: ClusterState, registered: list[dict[str, Any]] | None = 
                  format_bytes(memory) if memory else "-", row.get("status", "running")]
         if with_queue:
             cells += [row["job"] or "-", row["node"] or "-", row["queue_state"] or "-"]
+        if with_log:
+            cells += [Path(row["log"]).name if row.get("log") else "-"]
         table.add_row(*cells)
     out().print(table)
+    for row in rows if with_log else []:
+        if row.get("log"):  # a worker that failed or never connected: where to look, and why
+            out().print(f"{row['name']}: log {row['log']}", markup=False, highlight=False,
+                        soft_wrap=True)
+            for line in row["log_tail"]:
+                out().print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     for note in notes:
         err().print(f"[yellow]{note}[/]")
     if state.address:
@@ -123,14 +171,12 @@ def _print_state(state: ClusterState, registered: list[dict[str, Any]] | None = 
 
 def _print_access(state: ClusterState) -> None:
     """Transport, dashboard and how to reach a dashboard bound to loopback."""
-    from clusterbench.cluster.security import INSECURE_WARNING
-
     security = state.security
     if security == "tls":
         out().print("security: TLS (mutual, this cluster's own CA; plain TCP and other "
                     "certificates are refused)")
     elif security == "insecure":
-        err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
+        _print_access_warning()
     elif security == "loopback":
         out().print("security: plain TCP on loopback (local only)")
     dashboard = state.dashboard
@@ -138,6 +184,12 @@ def _print_access(state: ClusterState) -> None:
     tunnel = _tunnel_command(state, dashboard)
     if tunnel:
         out().print(f"  from another machine: {tunnel}")
+
+
+def _print_access_warning() -> None:
+    from clusterbench.cluster.security import INSECURE_WARNING
+
+    err().print(f"[yellow]warning:[/] {INSECURE_WARNING}")
 
 
 def _tunnel_command(state: ClusterState, dashboard: str | None) -> str | None:
@@ -170,9 +222,18 @@ def down(args: argparse.Namespace) -> int:
             found = _check_hosts(final)
         unverified += report_leftovers(found)
         out().print(f"stopped cluster {final.cluster!r}")
+        if getattr(args, "debug", False) and final.teardown:
+            err().print(teardown_line(final.teardown))
     if unverified:
         err().print(f"[red]could not verify that nothing is left on: {', '.join(unverified)}[/]")
     return 1 if unverified else 0
+
+
+def teardown_line(split: dict[str, float]) -> str:
+    """``down --debug``'s line: where the daemon's stop spent its time."""
+    parts = ", ".join(f"{name.replace('_', ' ')} {seconds:.2f} s"
+                      for name, seconds in split.items())
+    return f"down: {parts} (total {sum(split.values()):.2f} s in the daemon)"
 
 
 def _check_hosts(state: ClusterState) -> dict[str, list[str]]:

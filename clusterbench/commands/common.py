@@ -2,51 +2,60 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
 
-from rich.console import Console
+# The consoles and the default inventory live below the commands (the API uses them too);
+# re-exported here for the commands.
+from clusterbench.console import LineStream, err, flush_quietly, out, report_leftovers
+from clusterbench.inventory.default import PACKAGED_LOCAL, default_inventory_path, inventory_from
 
-from clusterbench.inventory.load import load_inventory
-from clusterbench.inventory.model import Inventory
-
-PACKAGED_LOCAL = Path(__file__).resolve().parent.parent / "defaults" / "local.yml"
-
-
-def default_inventory_path() -> Path:
-    """``inventories/local.yml`` in the working directory, else the packaged copy."""
-    local = Path("inventories") / "local.yml"
-    return local if local.exists() else PACKAGED_LOCAL
-
-
-def inventory_from(path: str | None) -> Inventory:
-    """Load *path*, or the local default when None."""
-    return load_inventory(path or default_inventory_path())
+__all__ = ["PACKAGED_LOCAL", "LineStream", "default_inventory_path", "err", "frame_records",
+           "inventory_from", "out", "print_json", "report_leftovers", "stdout_to_stderr"]
 
 
-def out() -> Console:
-    """Console for results (stdout); wide enough for the speedup table when piped."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=200)
+def print_json(data: Any) -> None:
+    """*data* as indented JSON on the real stdout (what ``--json`` promises a script);
+    types JSON lacks (paths, numpy numbers) as text."""
+    flush_quietly(sys.stderr)
+    sys.stdout.write(json.dumps(data, indent=2, default=_plain) + "\n")
+    sys.stdout.flush()
 
 
-def err() -> Console:
-    """Console for progress and notes (stderr), so stdout stays parseable."""
-    return Console(stderr=True, highlight=False)
+def frame_records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts (NaN as None, numpy numbers as Python's)."""
+    return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
-def report_leftovers(found: dict[str, list[str]]) -> list[str]:
-    """Print what a leftover sweep found (``down``, a managed run); the hosts that could not
-    be checked."""
-    from rich.markup import escape
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers (NaN stays a float), anything else as text."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
 
-    from clusterbench.cluster.lifecycle import COULD_NOT_CHECK
 
-    unverified = []
-    for host, lines in found.items():
-        if lines and lines[0].startswith(COULD_NOT_CHECK):
-            unverified.append(host)
-            err().print(f"[yellow]{host}: {escape(lines[0])}[/]")
-        else:
-            err().print(f"[yellow]{host}: {len(lines)} process(es) outlived close and were "
-                        f"killed[/]")
-    return unverified
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout to stderr meanwhile: tables, notes, and the output
+    of child processes (the descriptor is redirected too), so that with ``--json`` stdout
+    holds the JSON alone."""
+    flush_quietly(sys.stdout)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1: Python-level redirection only
+        saved = None
+    if saved is not None:
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        flush_quietly(sys.stderr)
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+

@@ -7,13 +7,14 @@ import asyncio
 
 from rich.table import Table
 
-from clusterbench.cluster.doctor import examine
+from clusterbench.cluster.doctor import examine, limit_warnings
 from clusterbench.commands.common import out
 from clusterbench.inventory.load import load_inventory
 
 
 def doctor(args: argparse.Namespace) -> int:
-    """Check every host; exit 1 when any host fails."""
+    """Check every host and the cluster's limits; exit 1 when any host fails (warnings,
+    yellow, are advice)."""
     inventory = load_inventory(args.inventory)
     reports = asyncio.run(examine(inventory, args.timeout))
     table = Table(title=f"doctor: {inventory.cluster!r}")
@@ -24,5 +25,9 @@ def doctor(args: argparse.Namespace) -> int:
         table.add_row(report.host, "[green]ok[/]" if report.ok else "[red]FAIL[/]",
                       str(facts.get("python", "-")), str(facts.get("cpus", "-")),
                       str(facts.get("arch", "-")), "\n".join(report.problems) or "-")
+        for warning in facts.get("warnings") or ():
+            table.add_row(report.host, "[yellow]warn[/]", "", "", "", warning)
+    for limit in limit_warnings(inventory):
+        table.add_row(limit.subject, "[yellow]warn[/]", "-", "-", "-", limit.text)
     out().print(table)
     return 0 if all(r.ok for r in reports) else 1

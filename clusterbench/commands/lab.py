@@ -3,22 +3,63 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from rich.table import Table
 
 from clusterbench.commands.common import out
-from clusterbench.errors import LabError
+from clusterbench.errors import LabError, UsageError
 
 
 def up(args: argparse.Namespace) -> int:
-    """Create the fake hosts and print their table and the inventory to use."""
+    """Create the fake hosts and print their table and the inventory to use.
+
+    With ``-o FILE`` the inventory is also written to FILE (checked writable before any
+    host is made); the one in the lab's state directory stays for ``lab down``."""
     from clusterbench.lab import Lab, default_directory
 
+    output = getattr(args, "output", None)
+    if output:
+        _check_writable(Path(output))
     state = Lab().up(args.spec, default_directory(), subnet=args.subnet)
+    inventory = copy_inventory(state.inventory, Path(output)) if output else state.inventory
     _print(state)
-    out().print(f"inventory: {state.inventory}")
-    out().print(f"next: clusterbench up {state.inventory}")
+    out().print(f"inventory: {inventory}")
+    out().print(f"next: clusterbench up {inventory}")
     return 0
+
+
+def copy_inventory(source: str | Path, target: Path) -> Path:
+    """Write the lab's inventory *source* to *target* (whole or not at all).
+
+    The inventory names the lab's keys and known_hosts by absolute path, so the copy works
+    from anywhere.
+
+    Raises
+    ------
+    clusterbench.errors.UsageError
+        When *target* cannot be written (the lab is up; its own inventory is named).
+    """
+    from clusterbench.osutil import atomic_write
+
+    try:
+        atomic_write(target, Path(source).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"-o {target}: cannot write the inventory ({exc.strerror or exc}); "
+                       f"the lab is up, its inventory is {source}") from None
+    return target
+
+
+def _check_writable(target: Path) -> None:
+    """Refuse an ``-o`` that cannot be written before any fake host is made."""
+    parent = target.parent
+    if target.is_dir():
+        raise UsageError(f"-o {target}: is a directory; give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"-o {target}: no such directory {parent}")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"-o {target}: not writable")
 
 
 def status(args: argparse.Namespace) -> int:

@@ -15,30 +15,35 @@ A host's own keys win over ``defaults``; a default a launcher does not know
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from clusterbench.errors import InventoryError
-from clusterbench.inventory.model import (
-    LAUNCHERS,
-    Inventory,
-    LocalHost,
-    QueueHost,
-    SchedulerSpec,
-    SSHHost,
-)
+from clusterbench.inventory.ansible import is_ansible_document, is_ansible_ini, load_ansible
+from clusterbench.inventory.model import HostBase, Inventory, SchedulerSpec
 from clusterbench.inventory.safe_yaml import one_line, read_yaml, short
+from clusterbench.launchers.registry import (
+    DEFAULT_LAUNCHER,
+    host_model,
+    launcher_for,
+    launcher_names,
+)
 from clusterbench.suggest import did_you_mean
 
-_HOST_MODELS = {"local": LocalHost, "ssh": SSHHost, **{k: QueueHost for k in LAUNCHERS[2:]}}
 # Every field of the model (new ones included) plus ``defaults``; ``source`` is ours.
 _TOP_LEVEL = (set(Inventory.model_fields) - {"source"}) | {"defaults"}
 
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read, merge defaults into hosts, and validate an inventory file.
+
+    An Ansible inventory (a ``.ini`` file, a file whose first line is an INI ``[group]``,
+    or a YAML file of Ansible groups: :func:`~clusterbench.inventory.ansible.is_ansible_ini`,
+    :func:`~clusterbench.inventory.ansible.is_ansible_document`) is read as Ansible reads it
+    (:mod:`clusterbench.inventory.ansible`).
 
     The file must be UTF-8 (or carry a byte-order mark), unique keys per mapping,
     bounded nesting and alias expansion (:mod:`clusterbench.inventory.safe_yaml`).
@@ -49,7 +54,11 @@ def load_inventory(path: str | Path) -> Inventory:
         One line naming the file, the host (index and name) and the field.
     """
     path = Path(path)
+    if is_ansible_ini(path):
+        return parse_inventory(load_ansible(path), source=str(path))
     data = read_yaml(path, "inventory")
+    if is_ansible_document(path, data):  # Ansible's INI or group mapping, not ``hosts:``
+        return parse_inventory(load_ansible(path), source=str(path))
     return parse_inventory(data, source=str(path))
 
 
@@ -93,14 +102,15 @@ def _parse(data: Any, source: str) -> Inventory:
 def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
     if not isinstance(host, dict):
         raise InventoryError(f"{source}: hosts[{index}]: must be a mapping, got {short(host)}")
-    launcher = host.get("launcher", defaults.get("launcher", "local"))
-    if not isinstance(launcher, str) or launcher not in _HOST_MODELS:
+    launcher = host.get("launcher", defaults.get("launcher", DEFAULT_LAUNCHER))
+    names = launcher_names()
+    if not isinstance(launcher, str) or launcher not in names:
         label = _label(index, host)
         raise InventoryError(
             f"{source}: {label}: field 'launcher': unknown launcher {short(launcher)}; "
-            f"valid: {', '.join(LAUNCHERS)}{did_you_mean(str(launcher), LAUNCHERS)}"
+            f"valid: {', '.join(names)}{did_you_mean(str(launcher), names)}"
         )
-    known = _HOST_MODELS[launcher].model_fields
+    known = _model(launcher, source, index, host).model_fields
     applicable = {k: v for k, v in defaults.items() if k in known}
     merged = applicable | {"launcher": launcher} | host
     if isinstance(applicable.get("env"), dict) and isinstance(host.get("env"), dict):
@@ -108,9 +118,23 @@ def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
     return merged
 
 
+def _model(launcher: str, source: str, index: int, host: Any) -> type[HostBase]:
+    """The host model of *launcher*; a plug-in that cannot be loaded is this host's error."""
+    try:
+        return host_model(launcher)
+    except InventoryError as exc:
+        raise InventoryError(f"{source}: {_label(index, host)}: field 'launcher': {exc}") from None
+
+
 def _check_defaults(defaults: dict, source: str) -> None:
-    valid = set().union(*(m.model_fields for m in _HOST_MODELS.values())) - {"name", "source"}
-    _reject_unknown(defaults, valid, source, where="defaults: ")
+    """Keys no launcher knows are errors (a key some other launcher knows is not)."""
+    valid: set[str] = set()
+    for name in launcher_names():
+        try:
+            valid |= set(host_model(name).model_fields)
+        except InventoryError:
+            continue  # a broken plug-in is reported by the host that uses it
+    _reject_unknown(defaults, valid - {"name", "source"}, source, where="defaults: ")
 
 
 def _check_duplicates(hosts: list[dict], source: str) -> None:
@@ -132,15 +156,20 @@ def _check_scheduler_host(inventory: Inventory) -> None:
     if spec.host == "local":
         return
     kinds = {host.name: host.launcher for host in inventory.hosts}
-    ssh_names = [name for name, launcher in kinds.items() if launcher == "ssh"]
+    able = [name for name, launcher in kinds.items() if launcher_for(launcher).hosts_scheduler]
     where = f"{source}: scheduler: field 'host'"
     if spec.host not in kinds:
-        valid = ", ".join(["local", *ssh_names])
+        valid = ", ".join(["local", *able])
         raise InventoryError(f"{where}: unknown host {short(spec.host)}"
-                             f"{did_you_mean(spec.host, ['local', *ssh_names])}; valid: {valid}")
-    if kinds[spec.host] != "ssh":
+                             f"{did_you_mean(spec.host, ['local', *able])}; valid: {valid}")
+    if spec.host not in able:
+        kinds_able = sorted({name for name in launcher_names()
+                             if launcher_for(name).hosts_scheduler})
+        words = " or ".join(kinds_able)
+        # "an ssh host": the article of a name read letter by letter.
+        article = "an" if words[:1] in tuple("aefhilmnorsx") else "a"
         raise InventoryError(f"{where}: host {spec.host!r} is a {kinds[spec.host]} host; the "
-                             "scheduler runs on 'local' or on an ssh host")
+                             f"scheduler runs on 'local' or on {article} {words} host")
     if spec.interface:
         # The interface would be resolved here, on the wrong machine.
         raise InventoryError(f"{source}: scheduler: field 'interface': not supported with a "
@@ -165,11 +194,12 @@ def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = ""
+    model: type[BaseModel]
     if loc and loc[0] == "hosts" and len(loc) > 1 and isinstance(loc[1], int):
         index = loc[1]
         where = _label(index, hosts[index]) + ": "
         loc = loc[2:]
-        model = _HOST_MODELS.get(hosts[index].get("launcher", "local"), LocalHost)
+        model = _host_model_or_base(hosts[index].get("launcher", DEFAULT_LAUNCHER))
     elif loc and loc[0] == "scheduler":
         where, loc, model = "scheduler: ", loc[1:], SchedulerSpec
     else:
@@ -180,13 +210,20 @@ def _describe(exc: ValidationError, hosts: list[dict], source: str) -> str:
         return f"{source}: {where}unknown field {short(key)}{hint}"
     # Union/validator branches add pseudo-locations like 'constrained-int'; keep real names.
     loc = [p for p in loc if isinstance(p, int)
-           or (isinstance(p, str) and p.isidentifier() and p not in _HOST_MODELS)]
+           or (isinstance(p, str) and p.isidentifier() and p not in launcher_names())]
     field = ".".join(str(part) for part in loc)
     label = f"field {field!r}: " if field else ""
     return f"{source}: {where}{label}{_problem(error)}"
 
 
-def _problem(error: dict) -> str:
+def _host_model_or_base(launcher: Any) -> type[HostBase]:
+    try:
+        return host_model(str(launcher))
+    except InventoryError:
+        return HostBase
+
+
+def _problem(error: Mapping[str, Any]) -> str:
     """A human phrasing of one pydantic error, always ending with the offending value."""
     kind, got = error["type"], error.get("input")
     phrases = {

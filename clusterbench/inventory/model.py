@@ -1,8 +1,9 @@
 """The typed, frozen inventory model.
 
 An inventory describes a cluster: where the scheduler runs and which hosts
-contribute workers.  Hosts are a discriminated union on ``launcher`` so that
-each launcher validates exactly the fields it understands; unknown keys are
+contribute workers.  Hosts are a union on ``launcher`` over the launcher registry
+(:mod:`clusterbench.launchers.base`), so that each launcher's own host model
+(in its module) validates exactly the fields it understands; unknown keys are
 rejected (``extra="forbid"``) and reported with their path by
 :mod:`clusterbench.inventory.load`.
 """
@@ -10,7 +11,7 @@ rejected (``extra="forbid"``) and reported with their path by
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from dask.utils import parse_bytes
 from pydantic import (
@@ -19,15 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
+    SerializeAsAny,
+    ValidationError,
     field_validator,
-    model_validator,
 )
 
 # BLAS_ENV lives in the leaf module; re-exported for callers that import it from here.
 from clusterbench.constants import BLAS_ENV as BLAS_ENV
-
-QUEUE_LAUNCHERS = ("slurm", "pbs", "sge", "lsf", "htcondor")
-LAUNCHERS = ("local", "ssh", *QUEUE_LAUNCHERS)
 
 
 def _memory(value: Any) -> Any:
@@ -78,8 +77,16 @@ class SchedulerSpec(_Frozen):
 
 
 class HostBase(_Frozen):
-    """Fields every host has, whatever its launcher."""
+    """Fields every host has, whatever its launcher.
 
+    Each launcher's module subclasses it (``launchers/<name>.py``); the class variables
+    name the fields errors about the worker and thread counts point at.
+    """
+
+    COUNT_FIELD: ClassVar[str] = "workers"
+    THREADS_FIELD: ClassVar[str] = "threads"
+
+    launcher: str
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     workers: Count | Literal["auto"] = 1
     threads: Count = 1
@@ -108,85 +115,30 @@ class HostBase(_Frozen):
             return os.cpu_count() or 1
         return int(self.workers)
 
-
-class LocalHost(HostBase):
-    """Workers started on this machine as local nanny processes."""
-
-    launcher: Literal["local"]
-
-
-class SSHHost(HostBase):
-    """Workers started over SSH with asyncssh.
-
-    ``known_hosts`` is a path (default: ``~/.ssh/known_hosts``); host keys are
-    always checked, and an unknown key is an error that says how to accept it.
-    """
-
-    launcher: Literal["ssh"]
-    address: Annotated[str, Field(min_length=1)]
-    port: Annotated[int, Field(ge=1, le=65535)] = 22
-    user: str | None = None
-    identity: tuple[str, ...] = ()
-    known_hosts: str | None = None
-    setup: tuple[str, ...] = ()
-    connect_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
-    max_startups: Count = 4
-    cpus: Count | None = None
-    workers: Count = 1
-
-    @field_validator("identity", "setup", "tags", "worker_extra_args", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
-
-
-class QueueHost(HostBase):
-    """Workers started as batch jobs through dask-jobqueue.
-
-    ``workers`` is derived: ``jobs × processes``; ``threads`` is
-    ``cores // processes``.  The knobs map one-to-one onto dask-jobqueue's.
-    """
-
-    launcher: Literal["slurm", "pbs", "sge", "lsf", "htcondor"]
-    jobs: Count = 1
-    cores: Count = 1
-    processes: Count = 1
-    # pydantic does not validate defaults, so the default stays this string (which the
-    # jobqueue launcher parses); validating it would change what runs record.
-    memory: Memory = "1GB"  # type: ignore[assignment]
-    queue: str | None = None
-    account: str | None = None
-    walltime: str | None = "00:30:00"
-    job_extra_directives: tuple[str, ...] = ()
-    job_script_prologue: tuple[str, ...] = ()
-    interface: str | None = None
-    local_directory: str | None = None
-    log_directory: str | None = None
-    submit_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 120.0
-    workers: Count | Literal["auto"] = "auto"
-    threads: Count | None = None  # type: ignore[assignment]
-
-    @model_validator(mode="after")
-    def _consistent_counts(self) -> QueueHost:
-        if self.processes > self.cores:
-            raise ValueError(f"processes ({self.processes}) cannot exceed cores ({self.cores})")
-        if self.workers != "auto" and self.workers != self.jobs * self.processes:
-            raise ValueError(
-                f"workers ({self.workers}) must equal jobs × processes "
-                f"({self.jobs} × {self.processes}); omit 'workers'"
-            )
-        return self
-
     @property
-    def worker_count(self) -> int:
-        return self.jobs * self.processes
-
-    @property
-    def threads_per_worker(self) -> int:
-        return max(1, self.cores // self.processes)
+    def worker_threads(self) -> int:
+        """Threads of each of its workers."""
+        return self.threads
 
 
-Host = Annotated[LocalHost | SSHHost | QueueHost, Field(discriminator="launcher")]
+def _host_of_its_launcher(index: int, value: Any) -> Any:
+    """A host mapping validated by the model of the launcher it names (the registry's)."""
+    if not isinstance(value, dict):
+        return value  # already a host (or wrong: HostBase's own validation says so)
+    from clusterbench.launchers.registry import DEFAULT_LAUNCHER, host_model, launcher_names
+
+    name = value.get("launcher", DEFAULT_LAUNCHER)
+    if not isinstance(name, str) or name not in launcher_names():
+        raise ValidationError.from_exception_data("Inventory", [{
+            "type": "literal_error", "loc": (index, "launcher"), "input": name,
+            "ctx": {"expected": ", ".join(repr(n) for n in launcher_names())}}])
+    try:
+        return host_model(name).model_validate(value | {"launcher": name})
+    except ValidationError as exc:
+        # Keep the host's index in every error's location (pydantic drops it otherwise).
+        errors = [{**error, "loc": (index, *error["loc"])}
+                  for error in exc.errors(include_url=False)]
+        raise ValidationError.from_exception_data("Inventory", errors) from None  # type: ignore[arg-type]
 
 
 class Inventory(_Frozen):
@@ -198,15 +150,24 @@ class Inventory(_Frozen):
     #: ``auto``: TLS with a per-cluster CA as soon as a host is not this machine, plain TCP
     #: on loopback; ``tls``: always; ``insecure``: never (warned about everywhere).
     security: Literal["auto", "tls", "insecure"] = "auto"
-    hosts: Annotated[tuple[Host, ...], Field(min_length=1)]
+    # Each host is validated by its launcher's model (launchers.base registry): a
+    # discriminated union on ``launcher`` that plug-in launchers join at run time.
+    hosts: Annotated[tuple[SerializeAsAny[HostBase], ...], Field(min_length=1)]
     source: str = "<memory>"
+
+    @field_validator("hosts", mode="before")
+    @classmethod
+    def _hosts_by_launcher(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(_host_of_its_launcher(index, host) for index, host in enumerate(value))
 
     @property
     def total_workers(self) -> int:
         """Workers over all hosts."""
         return sum(host.worker_count for host in self.hosts)
 
-    def host(self, name: str) -> Host:
+    def host(self, name: str) -> HostBase:
         """The host called *name* (``KeyError`` if absent)."""
         for host in self.hosts:
             if host.name == name:
@@ -216,4 +177,4 @@ class Inventory(_Frozen):
 
 def threads_of(host: HostBase) -> int:
     """Threads per worker of *host* (queue hosts derive it from cores/processes)."""
-    return host.threads_per_worker if isinstance(host, QueueHost) else host.threads
+    return host.worker_threads

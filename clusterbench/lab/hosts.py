@@ -131,7 +131,7 @@ def plan(
     """The state of a lab before anything exists: names, addresses, paths (pure)."""
     addresses = net.hosts()
     bridge_address = str(next(addresses))
-    hosts = []
+    hosts: list[HostState] = []
     for group in groups:
         for host in group.names:
             hosts.append(
@@ -228,7 +228,7 @@ def _build(state: LabState, prefixlen: int, timeout: float) -> LabState:
 def _wait_for_sshds(state: LabState, timeout: float) -> None:
     """Wait until every sshd listens, then check each recorded PID really is that sshd."""
     sshd.wait_ready(
-        {h.name: (h.address, h.sshd_pid, Path(h.sshd_log)) for h in state.hosts}, timeout
+        {h.name: (h.address, h.sshd_pid or 0, Path(h.sshd_log)) for h in state.hosts}, timeout
     )
     for host in state.hosts:
         # nsenter, unshare and sh all exec, so the spawned PID must be sshd; down relies on it.
@@ -284,7 +284,8 @@ def down(state: LabState, grace: float = 3.0) -> None:
     """
     require_root()
     # sshd first, so no new session starts a process while the namespaces are swept.
-    terminate([h.sshd_pid for h in state.hosts if sshd.is_ours(h.sshd_pid, h.sshd_config)], grace)
+    terminate([h.sshd_pid for h in state.hosts
+               if h.sshd_pid is not None and sshd.is_ours(h.sshd_pid, h.sshd_config)], grace)
     terminate([pid for pids in processes_in(state).values() for pid in pids], grace)
     problems: list[str] = []
     for path in [p for h in state.hosts for p in h.cgroups] + list(state.cgroup_parents):

@@ -20,7 +20,7 @@ SYS_NET = Path("/sys/class/net")
 IPV6_CONF = Path("/proc/sys/net/ipv6/conf")
 # RFC 1918 only: Python's is_private also admits TEST-NETs, which real machines use.
 PRIVATE = tuple(
-    ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    ipaddress.IPv4Network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 
 

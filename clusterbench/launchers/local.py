@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from clusterbench.inventory.model import LocalHost
-from clusterbench.launchers.base import SpecContext, WorkerSlot, blas_env
+from clusterbench.inventory.model import HostBase
+from clusterbench.launchers.base import Launcher, SpecContext, blas_env
 
 
-@dataclass(frozen=True)
-class LocalLauncher:
+class LocalHost(HostBase):
+    """Workers started on this machine as local nanny processes."""
+
+    launcher: Literal["local"]
+
+
+class LocalLauncher(Launcher):
     """Builds ``distributed.Nanny`` specs, one per worker of a local host."""
+
+    name = "local"
+    host_model = LocalHost
+    runs_here = True
 
     def worker_specs(self, host: LocalHost, context: SpecContext) -> dict[str, dict[str, Any]]:
         """One Nanny spec per worker; BLAS capped at one thread per worker thread."""
@@ -34,13 +42,11 @@ class LocalLauncher:
             for slot in self.slots(host, context)
         }
 
-    def slots(self, host: LocalHost, context: SpecContext) -> list[WorkerSlot]:
-        """Workers are named ``<host>-<i>``."""
-        return [
-            WorkerSlot(name=f"{host.name}-{i}", host=host.name, threads=host.threads,
-                       spec_name=f"{host.name}-{i}")
-            for i in range(host.worker_count)
-        ]
+    def describe(self, host: LocalHost, context: SpecContext, scheduler: str
+                 ) -> list[tuple[str, str]]:
+        """The local workers in one line (they are Nanny processes, no command to show)."""
+        return [(f"{host.name}: local", f"{host.worker_count} dask Nanny worker(s) × "
+                 f"{host.threads} thread(s), memory {host.memory}")]
 
 
 LAUNCHER = LocalLauncher()

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from clusterbench.analysis.fits import scaling_fits
 from clusterbench.analysis.speedup import CSV_COLUMNS, summarize
+from clusterbench.osutil import atomic_write
+from clusterbench.report.html import render_report_html
 from clusterbench.report.markdown import (
     EFFICIENCY_IMAGE,
     MODES_IMAGE,
@@ -24,11 +27,20 @@ from clusterbench.report.markdown import (
     SPEEDUP_SVG,
     render_report,
 )
-from clusterbench.report.plots import plot_efficiency, plot_modes, plot_speedup
+from clusterbench.report.plots import (
+    efficiency_figure,
+    figure_svg,
+    modes_figure,
+    save_figure,
+    speedup_figure,
+)
 from clusterbench.results.store import RunStore
 
 SUMMARY_CSV = "summary.csv"
 REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+#: ``run --profile`` writes one ``distributed`` performance report per point here.
+PROFILES_DIR = "profiles"
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class Report:
     efficiency_png: Path
     modes_png: Path
     report_md: Path
+    report_html: Path
     # DataFrames do not support ==, so they stay out of the dataclass comparison.
     summary: pd.DataFrame = field(compare=False, repr=False)
     fits: pd.DataFrame = field(compare=False, repr=False)
@@ -62,6 +75,7 @@ class Report:
             self.efficiency_png,
             self.modes_png,
             self.report_md,
+            self.report_html,
         ]
 
 
@@ -80,8 +94,10 @@ def build_report(run_dir: Path) -> Report:
     -------
     Report
         Paths of ``summary.csv``, ``speedup.png``/``.svg``, ``efficiency.png``,
-        ``modes.png`` (grouped bars per mode) and ``report.md`` (all inside *run_dir*)
-        with the summary and fit tables.
+        ``modes.png`` (grouped bars per mode), ``report.md`` and ``report.html`` (the same
+        content as one self-contained page, plots inlined as SVG; all inside *run_dir*)
+        with the summary and fit tables.  Each figure is drawn once and saved as PNG and as
+        SVG text (file and page).
 
     A file that cannot be written (a full disk, a plotting error) is named in the
     report's ``warnings`` and left out: records.jsonl is only read, never touched.
@@ -108,18 +124,33 @@ def build_report(run_dir: Path) -> Report:
         efficiency_png=run_dir / EFFICIENCY_IMAGE,
         modes_png=run_dir / MODES_IMAGE,
         report_md=run_dir / REPORT_MD,
+        report_html=run_dir / REPORT_HTML,
         summary=summary,
         fits=fits,
     )
+    profiles = _profiles(run_dir)
+    #: SVG text of each plot by its image file, for report.html (a plot that failed is absent).
+    svgs: dict[str, str] = {}
+
+    def plot(make: Callable[[pd.DataFrame], Figure], png: Path, svg: Path | None = None) -> None:
+        figure = make(summary)
+        svgs[png.name] = text = figure_svg(figure, png.stem)
+        save_figure(figure, png)
+        if svg is not None:
+            save_figure(figure, svg, text)
+
     writes: list[tuple[tuple[Path, ...], Callable[[], object]]] = [
         ((report.summary_csv,), lambda: _replace(
             report.summary_csv, summary[CSV_COLUMNS].to_csv(index=False))),
         ((report.speedup_png, report.speedup_svg),
-         lambda: plot_speedup(summary, report.speedup_png.with_suffix(""))),
-        ((report.efficiency_png,), lambda: plot_efficiency(summary, report.efficiency_png)),
-        ((report.modes_png,), lambda: plot_modes(summary, report.modes_png)),
+         lambda: plot(speedup_figure, report.speedup_png, report.speedup_svg)),
+        ((report.efficiency_png,), lambda: plot(efficiency_figure, report.efficiency_png)),
+        ((report.modes_png,), lambda: plot(modes_figure, report.modes_png)),
         ((report.report_md,), lambda: _replace(
-            report.report_md, render_report(summary, fits, environment, run_id))),
+            report.report_md, render_report(summary, fits, environment, run_id, profiles))),
+        ((report.report_html,), lambda: atomic_write(
+            report.report_html,
+            render_report_html(summary, fits, environment, run_id, svgs, profiles))),
     ]
     warnings: list[str] = []
     unwritten: list[Path] = []
@@ -129,6 +160,14 @@ def build_report(run_dir: Path) -> Report:
             warnings.append(f"{paths[0]} not written: {problem}")
             unwritten.extend(paths)
     return dataclasses.replace(report, warnings=tuple(warnings), unwritten=tuple(unwritten))
+
+
+def _profiles(run_dir: Path) -> list[str]:
+    """The performance reports of ``run --profile`` in *run_dir*, as relative paths."""
+    directory = run_dir / PROFILES_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(f"{PROFILES_DIR}/{path.name}" for path in directory.glob("*.html"))
 
 
 def _attempt(write: Callable[[], object]) -> str | None:

@@ -5,16 +5,22 @@ Agg canvas, never through ``pyplot``'s figure functions: no figure enters its
 registry, so importing this module is side-effect free and safe in threads and
 under a user's interactive session (pandas' bar plotting imports pyplot but
 draws on the axes it is given).
+
+Each figure is drawn once (``*_figure``) and saved as often as needed: PNG and SVG files
+(:func:`save_figure`) and the SVG text that ``report.html`` inlines (:func:`figure_svg`).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -54,7 +60,7 @@ def plot_speedup(summary: pd.DataFrame, path_stem: Path) -> list[Path]:
     """
     figure = speedup_figure(summary)
     stem = Path(path_stem)
-    return [_save(figure, stem.with_suffix(suffix)) for suffix in (".png", ".svg")]
+    return [save_figure(figure, stem.with_suffix(suffix)) for suffix in (".png", ".svg")]
 
 
 def plot_efficiency(summary: pd.DataFrame, path: Path) -> Path:
@@ -75,7 +81,7 @@ def plot_efficiency(summary: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         *path*.
     """
-    return _save(efficiency_figure(summary), Path(path))
+    return save_figure(efficiency_figure(summary), Path(path))
 
 
 def speedup_figure(summary: pd.DataFrame) -> Figure:
@@ -224,16 +230,78 @@ def _figure(size: tuple[float, float]) -> Figure:
     return figure
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path, svg: str | None = None) -> Path:
     """Save *figure* whole or not at all: a full disk leaves the previous image, not half a
-    file (a temporary file, then a rename)."""
+    file (a temporary file, then a rename).  The format follows the suffix; an ``.svg`` is
+    :func:`figure_svg`'s text (*svg* when the caller already has it: nothing drawn twice)."""
     partial = path.with_name(f".{path.name}.tmp")
     try:
-        figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or None)
+        if path.suffix == ".svg":
+            partial.write_text(figure_svg(figure, path.stem) if svg is None else svg,
+                               encoding="utf-8")
+        else:
+            figure.savefig(partial, dpi=120, format=path.suffix.lstrip(".") or None)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+_XML_PROLOGUE = re.compile(r"\A(?:\s*<\?xml[^>]*\?>|\s*<!DOCTYPE[^>]*>)*\s*")
+
+
+def figure_svg(figure: Figure, salt: str = "clusterbench") -> str:
+    """*figure* as SVG text: text drawn as paths (no font to load), ids salted by *salt*
+    (two figures in one HTML page never share an id; the same figure gives the same text).
+
+    Parameters
+    ----------
+    figure
+        A figure of this module.
+    salt
+        Distinguishes the figure's element ids from other figures' on the same page.
+
+    Returns
+    -------
+    str
+        A complete SVG document (``<?xml ...?>`` prologue included); see
+        :func:`inline_svg` for embedding it in HTML.
+    """
+    buffer = io.StringIO()
+    with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def inline_svg(svg: str) -> str:
+    """An SVG document without its XML prologue and DOCTYPE, for an HTML page."""
+    return _XML_PROLOGUE.sub("", svg, count=1)
+
+
+def modes_figure(summary: pd.DataFrame) -> Figure:
+    """Grouped bars: per workload, one bar per mode at its widest point; time and speedup
+    (the figure :func:`plot_modes` saves)."""
+    from clusterbench.analysis.modes import widest_points
+
+    bars = widest_points(summary[summary["n"] > 0])
+    if bars.empty:
+        return _note_figure("Execution modes", NO_DATA)
+    bars = bars.assign(group=bars["workload"] + " (" + bars["size"] + ")")
+    modes = sorted(bars["scheduler"].unique(), key=_mode_order)
+    widest = bars.groupby("scheduler")["workers"].max()
+    labels = {m: m if m == SERIAL_SCHEDULER else f"{m} ×{widest[m]}" for m in modes}
+    figure = _figure((max(6.0, 0.6 * bars["group"].nunique() * len(modes) + 2), 7.5))
+    time_ax, speed_ax = figure.subplots(2, 1, sharex=True)
+    for ax, column in ((time_ax, "median"), (speed_ax, "speedup_vs_serial")):
+        # pandas draws grouped bars (one group per workload, one bar per mode) onto our axes.
+        table = bars.pivot(index="group", columns="scheduler", values=column)[modes]
+        table.rename(columns=labels).plot.bar(ax=ax, width=0.8, rot=15, legend=ax is time_ax)
+        ax.grid(axis="y", alpha=0.3)
+    time_ax.set(ylabel="median seconds", title="Time per mode (widest point)")
+    speed_ax.set(ylabel="speedup vs serial", title="Speedup vs the serial run", xlabel="")
+    speed_ax.axhline(1.0, **_IDEAL_STYLE | {"label": "serial"})
+    time_ax.legend(fontsize="small", ncols=min(3, len(modes)))
+    return figure
 
 
 def plot_modes(summary: pd.DataFrame, path: Path) -> Path:
@@ -251,27 +319,7 @@ def plot_modes(summary: pd.DataFrame, path: Path) -> Path:
     pathlib.Path
         *path*.
     """
-    from clusterbench.analysis.modes import widest_points
-
-    bars = widest_points(summary[summary["n"] > 0])
-    if bars.empty:
-        return _save(_note_figure("Execution modes", NO_DATA), Path(path))
-    bars = bars.assign(group=bars["workload"] + " (" + bars["size"] + ")")
-    modes = sorted(bars["scheduler"].unique(), key=_mode_order)
-    widest = bars.groupby("scheduler")["workers"].max()
-    labels = {m: m if m == SERIAL_SCHEDULER else f"{m} ×{widest[m]}" for m in modes}
-    figure = _figure((max(6.0, 0.6 * bars["group"].nunique() * len(modes) + 2), 7.5))
-    time_ax, speed_ax = figure.subplots(2, 1, sharex=True)
-    for ax, column in ((time_ax, "median"), (speed_ax, "speedup_vs_serial")):
-        # pandas draws grouped bars (one group per workload, one bar per mode) onto our axes.
-        table = bars.pivot(index="group", columns="scheduler", values=column)[modes]
-        table.rename(columns=labels).plot.bar(ax=ax, width=0.8, rot=15, legend=ax is time_ax)
-        ax.grid(axis="y", alpha=0.3)
-    time_ax.set(ylabel="median seconds", title="Time per mode (widest point)")
-    speed_ax.set(ylabel="speedup vs serial", title="Speedup vs the serial run", xlabel="")
-    speed_ax.axhline(1.0, **_IDEAL_STYLE | {"label": "serial"})
-    time_ax.legend(fontsize="small", ncols=min(3, len(modes)))
-    return _save(figure, Path(path))
+    return save_figure(modes_figure(summary), Path(path))
 
 
 def _mode_order(mode: str) -> tuple[int, str]:

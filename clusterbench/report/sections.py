@@ -1,6 +1,7 @@
 """Report sections about capacity and scaling: verdicts, hosts, machine capacity, fits
-and Karp–Flatt.  Each takes stored data only (summary, fits, environment) and returns
-Markdown, or ``""`` when it has nothing to say."""
+and Karp–Flatt.  Each takes stored data only (summary, fits, environment) and returns a
+:class:`~clusterbench.report.document.Section` (empty when it has nothing to say), rendered
+as Markdown and as HTML."""
 
 from __future__ import annotations
 
@@ -14,38 +15,53 @@ from clusterbench.analysis.capacity import CapacityModel, machine_checks
 from clusterbench.analysis.fits import PREDICTION_REACH, predict
 from clusterbench.analysis.modes import capacity_shares
 from clusterbench.analysis.verdict import verdicts
-from clusterbench.report.tables import MISSING, format_percent, format_ratio, markdown_table
+from clusterbench.report.document import (
+    Code,
+    Em,
+    Heading,
+    Item,
+    Items,
+    Paragraph,
+    Section,
+    Span,
+    section,
+    table,
+)
+from clusterbench.report.tables import MISSING, format_percent, format_ratio
 
 #: Packages shown per host (the fingerprint's ``packages``).
 HOST_PACKAGES = ("dask", "distributed", "numpy", "scikit-learn", "clusterbench")
 UNDERESTIMATED = "capacity underestimated (noise)"
 
 
-def verdict_section(summary: pd.DataFrame, fits: pd.DataFrame) -> str:
+def verdict_section(summary: pd.DataFrame, fits: pd.DataFrame) -> Section:
     """``## Verdict``: one sentence per workload × size × parallel scheduler."""
     sentences = [v.sentence for v in verdicts(summary, fits)]
     if not sentences:
-        return ""
-    return "## Verdict\n\n" + "\n".join(f"- {sentence}" for sentence in sentences)
+        return Section("verdict")
+    return section("verdict", Heading(2, "Verdict"),
+                   Items(tuple(Item(sentence) for sentence in sentences)))
 
 
-def hosts_section(environment: Mapping[str, Any] | None) -> str:
+def hosts_section(environment: Mapping[str, Any] | None) -> Section:
     """``## Hosts``: fingerprint and per-worker capacity of every host that ran workers."""
     hosts = (environment or {}).get("hosts")
     if not isinstance(hosts, Mapping) or not hosts:
-        return ""
+        return Section("hosts")
     rows = [_host_row(label, host if isinstance(host, Mapping) else {})
             for label, host in sorted(hosts.items())]
     headers = ["host", "hostname", "CPU model", "cores", "CPU quota", "memory limit",
                "worker capacity (together / alone)", "versions"]
     cost = ((environment or {}).get("calibration") or {}).get("worker_calibration_seconds")
-    note = ("Collected on the workers themselves. Capacity unit: one process of the "
-            "calibration kernel on the machine running clusterbench; *together* is a "
-            "worker's capacity while every worker runs at once (shared cores show), "
-            "*alone* while it runs by itself.")
+    note: list[str | Em] = [
+        "Collected on the workers themselves. Capacity unit: one process of the "
+        "calibration kernel on the machine running clusterbench; ", Em("together"), " is a "
+        "worker's capacity while every worker runs at once (shared cores show), ",
+        Em("alone"), " while it runs by itself."]
     if isinstance(cost, int | float):
-        note += f" The per-worker calibration took {cost:.1f} s."
-    return f"## Hosts\n\n{note}\n\n" + markdown_table(headers, rows)
+        note.append(f" The per-worker calibration took {cost:.1f} s.")
+    return section("hosts", Heading(2, "Hosts"), Paragraph(note),
+                   table(headers, rows, name="hosts"))
 
 
 def _host_row(label: str, host: Mapping[str, Any]) -> list[Any]:
@@ -77,35 +93,38 @@ def _bytes(value: Any) -> str:
     return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
 
 
-def capacity_section(summary: pd.DataFrame, calibration: Mapping[str, Any] | None) -> str:
+def capacity_section(summary: pd.DataFrame, calibration: Mapping[str, Any] | None) -> Section:
     """``## Machine capacity``: k-process capacity per check, its range, and each
     workload's share of it (never above 100 %)."""
     calibration = calibration or {}
     checks = machine_checks(calibration.get("capacity"), calibration.get("capacity_checks"))
     if not checks:
-        return ""
+        return Section("capacity")
     model = CapacityModel.from_environment({"calibration": calibration})
     labels = [label for label, _ in checks]
     widths = sorted({k for _, values in checks for k in values if k > 1})
     rows = [[k, *(_ratio(model.by_check(k).get(label)) for label in labels),
              f"{format_ratio(model.range(k)[0])}–{format_ratio(model.range(k)[1])}"]
             for k in widths]
-    table = markdown_table(["processes", *labels, "range"], rows, [True] * (len(labels) + 2))
+    checks_table = table(["processes", *labels, "range"], rows, [True] * (len(labels) + 2),
+                         name="capacity")
     note = ("Throughput of k processes running a fixed pure-Python kernel at once over one "
             "process, measured at the " + ", ".join(labels) + " of the sweep. The highest "
             "check is the machine's ceiling (noise only slows a check down).")
-    return f"## Machine capacity\n\n{note}\n\n{table}" + _shares(summary, calibration)
+    return section("capacity", Heading(2, "Machine capacity"), Paragraph(note), checks_table,
+                   *_shares(summary, calibration))
 
 
 def _ratio(value: float | None) -> str:
     return MISSING if value is None else format_ratio(value)
 
 
-def _shares(summary: pd.DataFrame, calibration: Mapping[str, Any]) -> str:
+def _shares(summary: pd.DataFrame, calibration: Mapping[str, Any]
+            ) -> tuple[Heading, Paragraph, Any] | tuple[()]:
     shares = capacity_shares(summary, calibration.get("capacity"),
                              calibration.get("capacity_checks"))
     if shares.empty:
-        return ""
+        return ()
     rows = [[r["workload"], r["size"], r["workers"], r["best_mode"],
              format_ratio(r["speedup_vs_serial"]), format_ratio(r["capacity"]),
              UNDERESTIMATED if r["underestimated"] else format_percent(r["share"])]
@@ -115,27 +134,27 @@ def _shares(summary: pd.DataFrame, calibration: Mapping[str, Any]) -> str:
     note = ("Share of the machine's capacity: the best mode's speedup over the serial run "
             "divided by the best capacity check. A speedup more than 5 % above it is not a "
             f"share above 100 % but a ceiling measured too low: \"{UNDERESTIMATED}\".")
-    return "\n\n### Share of the machine's capacity\n\n" + note + "\n\n" + markdown_table(
-        headers, rows, [False, False, True, False, True, True, True])
+    return (Heading(3, "Share of the machine's capacity"), Paragraph(note),
+            table(headers, rows, [False, False, True, False, True, True, True], name="shares"))
 
 
-def fits_section(fits: pd.DataFrame) -> str:
+def fits_section(fits: pd.DataFrame) -> Section:
     """``## Scaling fits``: serial fraction ± stderr per curve, and a prediction."""
     if fits.empty:
-        return "## Scaling fits\n\n_No curve has a speedup measured beyond one worker._"
+        return section("fits", Heading(2, "Scaling fits"),
+                       Paragraph([Em("No curve has a speedup measured beyond one worker.")]))
     rows = [[r["workload"], r["size"], r["scheduler"], r["law"], r["unit"], r["points"],
              _number(r["serial_fraction"]), _stderr(r), _cap(r["max_speedup"]), _prediction(r)]
             for r in fits.to_dict("records")]
     headers = ["workload", "size", "scheduler", "law", "x", "points", "serial fraction",
                "± stderr", "max speedup", f"predicted at {PREDICTION_REACH:g}× capacity"]
-    note = ("Fitted with `scipy.optimize.curve_fit` against x = the capacity-weighted ideal "
-            "(worker count where no capacity was measured). Amdahl (strong scaling): "
-            "S = 1 / (s + (1 - s) / x), max speedup 1 / s. Gustafson (weak scaling): "
-            "S = x - s (x - 1). Two points determine s exactly, with no way to tell its "
-            "uncertainty. "
-            "The prediction's band uses s ± 1.96 stderr.")
-    return f"## Scaling fits\n\n{note}\n\n" + markdown_table(
-        headers, rows, [False] * 5 + [True] * 5)
+    note: list[Span] = ["Fitted with ", Code("scipy.optimize.curve_fit"), " against x = the "
+            "capacity-weighted ideal (worker count where no capacity was measured). Amdahl "
+            "(strong scaling): S = 1 / (s + (1 - s) / x), max speedup 1 / s. Gustafson (weak "
+            "scaling): S = x - s (x - 1). Two points determine s exactly, with no way to tell "
+            "its uncertainty. The prediction's band uses s ± 1.96 stderr."]
+    return section("fits", Heading(2, "Scaling fits"), Paragraph(note),
+                   table(headers, rows, [False] * 5 + [True] * 5, name="fits"))
 
 
 def _number(value: float) -> str:
@@ -162,11 +181,11 @@ def _prediction(row: Mapping[str, Any]) -> str:
     return f"{speedup:.2f}×{band} at x = {x:.3g}"
 
 
-def karp_flatt_section(summary: pd.DataFrame) -> str:
+def karp_flatt_section(summary: pd.DataFrame) -> Section:
     """``## Karp–Flatt``: the experimentally determined serial fraction of every point."""
     points = summary[pd.to_numeric(summary["karp_flatt"], errors="coerce").notna()]
     if points.empty:
-        return ""
+        return Section("karp-flatt")
     rows = [[r["workload"], r["size"], r["scheduler"], r["workers"], format_ratio(r["speedup"]),
              format_ratio(r["ideal_capacity"]), f"{r['karp_flatt']:.3f}"]
             for r in points.to_dict("records")]
@@ -174,5 +193,5 @@ def karp_flatt_section(summary: pd.DataFrame) -> str:
     note = ("e = (1/S - 1/p) / (1 - 1/p) with p = the capacity-weighted ideal. A constant e "
             "is a serial fraction; an e that grows with p is overhead that grows with the "
             "cluster (communication, scheduling, idle workers).")
-    return f"## Karp–Flatt serial fraction\n\n{note}\n\n" + markdown_table(
-        headers, rows, [False] * 3 + [True] * 4)
+    return section("karp-flatt", Heading(2, "Karp–Flatt serial fraction"), Paragraph(note),
+                   table(headers, rows, [False] * 3 + [True] * 4, name="karp-flatt"))

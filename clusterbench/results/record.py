@@ -58,6 +58,9 @@ class Record:
     worker_set_note: str = ""
     scaling: str = "strong"
     scale: float = 1.0
+    #: Per worker of a cluster point: ``tasks``, ``busy_s`` (compute seconds) and
+    #: ``idle_end_s`` (waiting for the others at the end), from the task stream.
+    worker_activity: dict[str, dict[str, float]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

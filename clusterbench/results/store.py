@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from clusterbench.errors import ClusterbenchError, DiskFullError
+from clusterbench.errors import ClusterbenchError, DiskFullError, UsageError
 from clusterbench.results.record import Record
 
 RECORDS = "records.jsonl"
@@ -38,6 +38,22 @@ class RunStore:
         self.directory = Path(directory)
         #: Set by :meth:`records` when it set a torn last line aside: one line saying so.
         self.torn: str | None = None
+
+    @classmethod
+    def existing(cls, run_dir: str | Path) -> RunStore:
+        """The run directory *run_dir*, checked to be one.
+
+        Raises
+        ------
+        clusterbench.errors.UsageError
+            When it is missing or holds no ``records.jsonl``.
+        """
+        directory = Path(run_dir)
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: no such run directory")
+        if not (directory / RECORDS).is_file():
+            raise UsageError(f"{directory}: no {RECORDS} here; is this a run directory?")
+        return cls(directory)
 
     @classmethod
     def create(cls, results_dir: Path, run_id: str) -> RunStore:
@@ -142,7 +158,8 @@ class RunStore:
         except OSError:
             free = "unknown"
         kept = _complete_lines(self.directory / RECORDS)
-        return DiskFullError(f"{self.directory}: {os.strerror(exc.errno).lower()} while "
+        reason = os.strerror(exc.errno or errno.ENOSPC).lower()
+        return DiskFullError(f"{self.directory}: {reason} while "
                              f"{doing} ({free} free); stopped, the {kept} record(s) before it "
                              f"are kept")
 

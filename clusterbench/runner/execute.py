@@ -44,6 +44,7 @@ from clusterbench.runner.deadline import (
 )
 from clusterbench.runner.modes import DISTRIBUTED_MODES, open_mode
 from clusterbench.runner.plan import Point, shuffled_round
+from clusterbench.runner.profile import PointProfile, profile_path
 from clusterbench.runner.scenario import Scenario, WorkloadChoice
 from clusterbench.workloads.base import Verdict, Workload
 from clusterbench.workloads.registry import resolve
@@ -133,6 +134,8 @@ class Sweep:
     _position: int = 0
     #: id(backend) → why its scheduler is gone (its points are not run any more).
     _gone: dict[int, str] = field(default_factory=dict)
+    #: Points whose performance report ``--profile`` made (their first timed repeat).
+    _profiled: set[Point] = field(default_factory=set)
 
     def run(self, points: list[Point]) -> list[Record]:
         """Execute every repeat of *points*; a failing point is recorded and the sweep goes on."""
@@ -328,21 +331,28 @@ class Sweep:
         if planned is not None:
             assert workers is not None, "only distributed points have planned addresses"
             ctx.worker_addresses = tuple(planned[name] for name in workers.names)
+            if point.scheduler == "distributed-capacity" and self.capacity is not None:
+                ctx.worker_capacities = tuple(self.capacity.shares(workers.names))
             cursor = workerset.task_cursor(client)
-        with threadpool_limits(ctx.blas_threads):
+        with threadpool_limits(ctx.blas_threads), self._profile(point, client):
             if prepared.workload.interface == "joblib":
                 ctx.prime()
             ctx.reset_counters()
             start = time.perf_counter()
             result = prepared.workload.run(prepared.data, ctx)
             seconds = time.perf_counter() - start
-        execution = None
+        execution, activity = None, {}
         if planned is not None:
+            entries = workerset.task_stream(client, cursor)
             execution = workerset.judge(planned, workerset.current_workers(client),
-                                        workerset.executed_addresses(client, cursor))
+                                        workerset.addresses_of(entries))
+            activity = workerset.worker_activity(entries, planned)
         verdict = _verify(prepared.workload, result, prepared.reference)
         metrics = (dict(getattr(result, "metrics", None) or {}) | _execution_facts(ctx, execution)
                    | {"deadline_s": limit.seconds})
+        if ctx.placed_blocks and planned:  # distributed-capacity: blocks placed per worker
+            names = {address: name for name, address in planned.items()}
+            metrics["placed_blocks"] = {names.get(a, a): n for a, n in ctx.placed_blocks.items()}
         return self._record(
             point, seconds=seconds, verified=verdict.ok,
             error=None if verdict.ok else "verification failed", detail=verdict.detail,
@@ -352,8 +362,19 @@ class Sweep:
             executed_workers=execution.executed if execution else (),
             worker_set_changed=bool(execution and execution.changed),
             worker_set_note=execution.note if execution else "",
+            worker_activity=activity,
             **facts,
         )
+
+    def _profile(self, point: Point, client: Any) -> contextlib.AbstractContextManager:
+        """``--profile``: a performance report of a cluster point's first timed repeat
+        (:mod:`clusterbench.runner.profile`); nothing for other repeats and modes."""
+        if not self.scenario.profile or client is None or point in self._profiled:
+            return contextlib.nullcontext()
+        self._profiled.add(point)
+        return PointProfile(client, profile_path(self.store.directory, point.workload.name,
+                                                 point.workload.size, point.scheduler,
+                                                 point.workers))
 
     # --- opening and closing points ---------------------------------------------------------
 

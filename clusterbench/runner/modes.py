@@ -12,6 +12,7 @@ synchronous          ``scheduler="synchronous"``  ``sequential``
 threads              thread pool of k threads     ``threading``, n_jobs=k
 processes            process pool of k processes  ``loky``, n_jobs=k
 distributed          the cluster's client         ``dask``, on the k workers
+distributed-capacity blocks by worker capacity    (same as distributed)
 distributed-scatter  (same as distributed)        ``dask`` with the data pre-scattered
 local-distributed    a local cluster's client     ``dask``, on k local workers
 ===================  ==========================  ======================================
@@ -19,7 +20,10 @@ local-distributed    a local cluster's client     ``dask``, on k local workers
 ``distributed-scatter`` exists for joblib workloads only: joblib's dask backend
 otherwise scatters a large argument lazily to *one* worker, and the tasks then
 queue where the data is (users-and-peers: "all fits ran on one worker");
-pre-scattering broadcasts it to every worker first.  ``local-distributed`` is
+pre-scattering broadcasts it to every worker first.  ``distributed-capacity`` exists
+for workloads that split fixed blocks (:meth:`ExecutionContext.block_ranges`): each
+worker gets blocks in proportion to its calibrated capacity, plus a tail that the
+scheduler balances (:mod:`clusterbench.runner.placement`).  ``local-distributed`` is
 a ``LocalCluster``-like cluster on this machine, for comparing an inventory's
 cluster with the local one in the same run.
 
@@ -43,14 +47,17 @@ from typing import Any
 # re-exported here because this is where callers have always found them.
 from clusterbench.constants import BLAS_ENV as BLAS_ENV_VARS
 from clusterbench.constants import (
+    BLOCKS_ONLY_MODES,
     DEFAULT_MIN_TASK_SECONDS,
     DISTRIBUTED_MODES,
     JOBLIB_ONLY_MODES,
     MAX_OVERHEAD_SHARE,
     SCHEDULERS,
 )
+from clusterbench.runner.placement import Placement, capacity_placement, equal_ranges
 
 __all__ = [
+    "BLOCKS_ONLY_MODES",
     "DEFAULT_MIN_TASK_SECONDS",
     "DISTRIBUTED_MODES",
     "JOBLIB_ONLY_MODES",
@@ -86,6 +93,9 @@ class ExecutionContext:
         BLAS/OpenMP threads allowed per worker, recorded with every measurement.
     task_overhead
         Calibrated seconds of scheduling overhead per task in this mode, or None.
+    worker_capacities
+        Calibrated capacity of each worker of :attr:`worker_addresses` within this
+        point's set (``distributed-capacity`` only; empty: unknown).
     """
 
     scheduler: str
@@ -98,6 +108,11 @@ class ExecutionContext:
     task_overhead: float | None = None
     executors: set[str] = field(default_factory=set)
     tasks: int = 0
+    worker_capacities: tuple[float, ...] = ()
+    #: The last :meth:`block_ranges` split's placement, applied by :meth:`map`.
+    placement: Placement | None = None
+    #: Blocks placed on each worker address by the last placed :meth:`map` (recorded).
+    placed_blocks: dict[str, int] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -123,6 +138,7 @@ class ExecutionContext:
         """Forget what earlier repeats ran (called before each timed repeat)."""
         self.executors.clear()
         self.tasks = 0
+        self.placed_blocks = {}
 
     def prime(self) -> None:
         """Bring joblib's process pool to this point's width before the timer starts.
@@ -167,11 +183,46 @@ class ExecutionContext:
         return dask.compute(*collections, scheduler=self.scheduler, pool=self.pool,
                             num_workers=self.workers, **kwargs)
 
+    def block_ranges(self, n_blocks: int, n_tasks: int) -> list[tuple[int, int]]:
+        """Contiguous ranges of a workload's *n_blocks* fixed blocks, one task each.
+
+        *n_tasks* near-equal ranges in every mode but ``distributed-capacity``, where the
+        ranges follow the workers' capacities plus a balancing tail, and the next
+        :meth:`map` over as many items places each on its worker
+        (:func:`~clusterbench.runner.placement.capacity_placement`; equal ranges when the
+        capacities are unknown).
+        """
+        self.placement = None
+        if self.scheduler == "distributed-capacity":
+            self.placement = capacity_placement(n_blocks, self.worker_addresses,
+                                                self.worker_capacities, self.threads_per_worker)
+            if self.placement is not None:
+                return list(self.placement.ranges)
+        return equal_ranges(n_blocks, n_tasks)
+
     def map(self, func: Any, items: Sequence[Any]) -> list[Any]:
         """Apply *func* to every item in parallel (one task per item) and return the results."""
         import dask
 
+        placement, self.placement = self.placement, None
+        if placement is not None and len(placement.ranges) == len(items) \
+                and self.client is not None:
+            return self._map_placed(func, items, placement)
         return list(self.compute(*[dask.delayed(func, pure=True)(item) for item in items]))
+
+    def _map_placed(self, func: Any, items: Sequence[Any], placement: Placement) -> list[Any]:
+        """One task per item, each on its placement's worker (a loose restriction)."""
+        self.tasks += len(items)
+        self.executors.add(f"dask {self.scheduler}")
+        for (start, stop), worker in zip(placement.ranges, placement.workers, strict=True):
+            if worker is not None:
+                self.placed_blocks[worker] = self.placed_blocks.get(worker, 0) + stop - start
+        futures = [
+            self.client.submit(func, item, pure=False, workers=None if worker is None
+                               else [worker], allow_other_workers=worker is not None)
+            for item, worker in zip(items, placement.workers, strict=True)
+        ]
+        return list(self.client.gather(futures))
 
     @contextlib.contextmanager
     def joblib(self, scatter: Sequence[Any] = ()) -> Iterator[None]:

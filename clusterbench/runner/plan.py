@@ -6,7 +6,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from clusterbench.runner.modes import JOBLIB_ONLY_MODES
+from clusterbench.runner.modes import BLOCKS_ONLY_MODES, JOBLIB_ONLY_MODES
 from clusterbench.runner.scenario import Scenario, WorkloadChoice, expand_workers
 
 
@@ -40,8 +40,9 @@ def plan_points(
     max_workers
         What ``max`` means in the scenario's worker counts.
     interfaces
-        Workload name → ``"dask"``/``"joblib"``; joblib-only modes are planned for
-        joblib workloads only (unknown names count as ``"dask"``).
+        Workload name → ``"dask"``/``"blocks"``/``"joblib"``; joblib-only modes are
+        planned for joblib workloads only, blocks-only modes (``distributed-capacity``)
+        for block workloads only (unknown names count as ``"dask"``).
     limits
         Mode → most workers it has (e.g. ``local-distributed`` on a small machine
         under a large inventory); wider counts are clamped to it.
@@ -52,6 +53,8 @@ def plan_points(
     for choice in scenario.workloads:
         for mode in _reference_first(scenario.schedulers):
             if mode in JOBLIB_ONLY_MODES and interfaces.get(choice.name) != "joblib":
+                continue
+            if mode in BLOCKS_ONLY_MODES and interfaces.get(choice.name) != "blocks":
                 continue
             sweep = (1,) if mode == "synchronous" else _clamp(counts, limits.get(mode))
             points.extend(Point(choice, mode, k) for k in sweep)

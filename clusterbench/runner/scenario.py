@@ -18,6 +18,7 @@ A scenario file (``scenarios/*.yml``)::
                                  # past its deadline
     timeout: 300                 # seconds: upper bound of a repeat's deadline (runner.deadline)
     scaling: strong              # or weak: the problem grows with the workers' capacity
+    profile: false               # a dask performance report per distributed point (--profile)
 
 A workload's ``params`` are checked against its declaration by ``run``
 (:attr:`clusterbench.workloads.base.Workload.params_model`).
@@ -151,6 +152,7 @@ class Scenario:
     stabilize: NonNegative = 0
     retries: NonNegative = 1
     scaling: Annotated[str, BeforeValidator(_one_of(SCALING))] = "strong"
+    profile: bool = False
     description: Text = ""
     source: Text = "<memory>"
 

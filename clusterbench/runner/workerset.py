@@ -162,10 +162,59 @@ def task_cursor(client: Any) -> int:
     return int(client.sync(client.scheduler.get_task_stream_index))
 
 
+def task_stream(client: Any, cursor: int) -> list[dict[str, Any]]:
+    """The scheduler's task-stream entries of the tasks finished since *cursor* (one call)."""
+    return list(client.sync(client.scheduler.get_task_stream, start_index=cursor))
+
+
 def executed_addresses(client: Any, cursor: int) -> list[str]:
     """Worker address of every task that finished since *cursor* (one scheduler call)."""
-    entries = client.sync(client.scheduler.get_task_stream, start_index=cursor)
+    return addresses_of(task_stream(client, cursor))
+
+
+def addresses_of(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Worker address of every task-stream entry (repeats allowed)."""
     return [str(entry.get("worker")) for entry in entries if entry.get("worker")]
+
+
+def worker_activity(entries: Iterable[Mapping[str, Any]], names: Mapping[str, str]
+                    ) -> dict[str, dict[str, float]]:
+    """The straggler view of one repeat, per worker, from its task-stream entries (pure).
+
+    Parameters
+    ----------
+    entries
+        :func:`task_stream` of the repeat: each with ``worker`` and ``startstops``
+        (``action``, ``start``, ``stop`` in seconds since the epoch).
+    names
+        ``{name: address}`` of the point's workers; the result is keyed by name
+        (an address nobody planned is kept as is).
+
+    Returns
+    -------
+    dict
+        ``{name: {"tasks": n, "busy_s": compute seconds, "idle_end_s": seconds from the
+        worker's last compute to the repeat's last}}``; a planned worker that ran nothing
+        has ``tasks`` 0 and ``idle_end_s`` the repeat's whole span.
+    """
+    by_address = {address: name for name, address in names.items()}
+    spans: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for entry in entries:
+        worker = str(entry.get("worker") or "")
+        computes = [(float(s["start"]), float(s["stop"])) for s in entry.get("startstops", ())
+                    if s.get("action") == "compute"]
+        if worker and computes:
+            spans.setdefault(by_address.get(worker, worker), []).extend(computes)
+    everything = [span for worker_spans in spans.values() for span in worker_spans]
+    if not everything:
+        return {}
+    first = min(start for start, _ in everything)
+    last = max(stop for _, stop in everything)
+    return {name: {"tasks": len(worker_spans),
+                   "busy_s": round(float(sum(stop - start for start, stop in worker_spans)), 4),
+                   "idle_end_s": round(last - max((stop for _, stop in worker_spans),
+                                                  default=first), 4)}
+            for name, worker_spans in spans.items()}
 
 
 def judge(planned: Mapping[str, str], after: Mapping[str, str],

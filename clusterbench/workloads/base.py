@@ -57,8 +57,11 @@ class Workload:
         One line for reports.
     interface
         ``"dask"`` when ``run`` goes through ``ctx.compute``/``ctx.map``,
-        ``"joblib"`` when through ``ctx.joblib()``; joblib-only modes such as
-        ``distributed-scatter`` are planned for joblib workloads only.
+        ``"blocks"`` when it splits fixed blocks with ``ctx.block_ranges`` and maps them
+        with ``ctx.map`` (a dask workload whose blocks ``distributed-capacity`` places
+        by worker capacity), ``"joblib"`` when through ``ctx.joblib()``; joblib-only
+        modes such as ``distributed-scatter`` are planned for joblib workloads only,
+        ``distributed-capacity`` for block workloads only.
     baseline
         Another workload computing the same answer whose serial time is the fair
         reference (``gridsearch.pipeline-aware`` is measured against scikit-learn's

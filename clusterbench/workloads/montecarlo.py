@@ -46,7 +46,6 @@ from clusterbench.workloads.base import (
     TASKS_PER_SLOT,
     Verdict,
     Workload,
-    block_ranges,
     block_seed,
     plan_tasks,
 )
@@ -251,14 +250,15 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
         shortest = ctx.min_task_seconds()
     n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest,
                          data.tasks_per_worker)
-    ranges = block_ranges(data.n_blocks, n_tasks)
+    # Equal ranges, or by worker capacity under distributed-capacity (same blocks, same answer).
+    ranges = ctx.block_ranges(data.n_blocks, n_tasks)
     payoffs = np.concatenate(ctx.map(price_blocks, [(data, *r) for r in ranges]))
     widest = max(stop - start for start, stop in ranges) * data.block_paths
     return MonteCarloResult(
         price=float(payoffs.mean()),
         stderr=float(payoffs.std(ddof=1) / math.sqrt(payoffs.size)),
         n_paths=int(payoffs.size),
-        n_tasks=n_tasks,
+        n_tasks=len(ranges),
         paths_per_task=min(widest, data.n_paths),
     )
 
@@ -294,6 +294,7 @@ WORKLOAD = Workload(
     description="Asian call priced on daily GBM paths (pure-Python walk, blocks of paths per task)",
     weak_param="n_paths",
     params_model=Params,
+    interface="blocks",
 )
 
 __all__ = [

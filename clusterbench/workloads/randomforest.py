@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import PositiveInt
 
-from clusterbench.workloads.base import Verdict, Workload, block_ranges, block_seed, plan_tasks
+from clusterbench.workloads.base import Verdict, Workload, block_seed, plan_tasks
 from clusterbench.workloads.params import WorkloadParams
 
 BLOCK_TREES = 25
@@ -164,10 +164,11 @@ def run_blocks(data: ForestData, ctx: Any) -> ForestResult:
     n_blocks = math.ceil(data.n_estimators / BLOCK_TREES)
     estimate = data.n_estimators * SECONDS_PER_TREE
     n_tasks = plan_tasks(n_blocks, estimate, ctx.slots, ctx.min_task_seconds())
-    votes = ctx.map(block_votes, [(data, *r) for r in block_ranges(n_blocks, n_tasks)])
+    ranges = ctx.block_ranges(n_blocks, n_tasks)  # by worker capacity: distributed-capacity
+    votes = ctx.map(block_votes, [(data, *r) for r in ranges])
     predicted = np.argmax(np.sum(votes, axis=0), axis=1)  # ties: first class, as sklearn
     accuracy = float(np.mean(predicted == data.y_test))
-    return ForestResult(accuracy=accuracy, n_estimators=data.n_estimators, n_tasks=n_tasks)
+    return ForestResult(accuracy=accuracy, n_estimators=data.n_estimators, n_tasks=len(ranges))
 
 
 def block_votes(task: tuple[ForestData, int, int]) -> np.ndarray:
@@ -227,6 +228,7 @@ BLOCKS_WORKLOAD = Workload(
     description="the same number of trees grown as seeded blocks, one task per range of blocks",
     weak_param="n_estimators",
     params_model=Params,
+    interface="blocks",
 )
 
 __all__ = ["BLOCKS_WORKLOAD", "WORKLOAD", "ForestData", "ForestResult", "block_votes",

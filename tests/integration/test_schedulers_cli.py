@@ -34,7 +34,9 @@ def test_every_mode_runs_and_verifies(shootout):
     local_modes = {"synchronous", "threads", "processes", "distributed"}
     for workload in WORKLOADS.split(","):
         expected = local_modes | ({"distributed-scatter"} if workload in (
-            "randomforest", "gridsearch.pipeline") else set())
+            "randomforest", "gridsearch.pipeline") else set()) | (
+            {"distributed-capacity"} if workload in ("montecarlo", "randomforest.blocks")
+            else set())
         assert {m for w, m in modes if w == workload} == expected, workload
     # The default inventory is this machine: local-distributed would duplicate distributed.
     assert "local-distributed = distributed" in done.stderr
@@ -72,7 +74,8 @@ def test_calibration_is_stored_and_reported(shootout):
     (run_dir,) = results.iterdir()
     calibration = json.loads((run_dir / "environment.json").read_text())["calibration"]
     assert set(calibration["task_overhead"]) == {"synchronous", "threads", "processes",
-                                                 "distributed", "distributed-scatter"}
+                                                 "distributed", "distributed-capacity",
+                                                 "distributed-scatter"}
     assert all(0 < s < 0.1 for s in calibration["task_overhead"].values())
     assert calibration["capacity"]["1"] == 1.0 and calibration["capacity"]["2"] > 0
     assert list(calibration["round_trip"]) == ["127.0.0.1"]

@@ -100,6 +100,17 @@ def test_bad_partition_carries_sbatch_stderr_and_leaves_nothing(slurm_cluster, t
     assert not list(state_dir().glob("cluster-*.json"))
 
 
+def test_doctor_checks_the_submit_program_and_the_partition(slurm_cluster, tmp_path):
+    good = cli("doctor", "-i", str(slurm_inventory(tmp_path, slurm_cluster)))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "hpc" in good.stdout and "FAIL" not in good.stdout
+    bad = cli("doctor", "-i", str(slurm_inventory(tmp_path, slurm_cluster, queue="nosuch")))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    text = " ".join(bad.stdout.split())  # the table wraps long cells
+    assert "FAIL" in text and "queue 'nosuch' is not known to slurm" in text, text
+    assert "not found" in text.lower() and not slurm_cluster.jobs()
+
+
 def test_jobs_that_never_start_time_out_with_the_queue_reason(slurm_cluster, tmp_path):
     path = slurm_inventory(tmp_path, slurm_cluster, job_extra_directives=["--cpus-per-task=64"])
     up = cli("up", str(path), "--timeout", "8")

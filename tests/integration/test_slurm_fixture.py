@@ -16,9 +16,8 @@ from distributed import Client, Scheduler
 from distributed.deploy import SpecCluster
 
 from clusterbench.errors import LaunchError
-from clusterbench.inventory.model import QueueHost
 from clusterbench.launchers.base import SpecContext
-from clusterbench.launchers.jobqueue import SLURM, pending_error
+from clusterbench.launchers.jobqueue import SLURM, QueueHost, pending_error
 from tests.fixtures.slurm import SlurmCluster  # the `slurm_cluster` fixture comes via conftest
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
@@ -83,7 +82,7 @@ def test_two_jobs_register_compute_and_are_cancelled(
             job_ids = [cluster.workers[name].job_id for name in specs]
             queued = slurm_cluster.jobs()
             assert [queued.get(job) for job in job_ids] == ["RUNNING", "RUNNING"]
-            states = SLURM.queue_state(host, job_ids)
+            states = SLURM.job_state(host, job_ids)
             assert {state.state for state in states.values()} == {"RUNNING"}
             assert {state.node for state in states.values()} == {slurm_cluster.node}
             async with Client(cluster, asynchronous=True) as client:
@@ -93,7 +92,7 @@ def test_two_jobs_register_compute_and_are_cancelled(
 
     job_ids = asyncio.run(scenario())
     _assert_gone(slurm_cluster, job_ids)
-    assert SLURM.queue_state(host, job_ids) == {}
+    assert SLURM.job_state(host, job_ids) == {}
 
 
 def test_processes_in_one_job_register_under_slot_names(
@@ -145,7 +144,7 @@ def test_unsatisfiable_job_pends_with_reason(slurm_cluster: SlurmCluster, tmp_pa
             job_ids = [job.job_id for job in cluster.workers.values()]
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                states = SLURM.queue_state(host, job_ids)
+                states = SLURM.job_state(host, job_ids)
                 if any(state.reason for state in states.values()):
                     break
                 await asyncio.sleep(0.2)

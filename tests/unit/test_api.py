@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from clusterbench import Cluster, load_inventory, load_scenario, run_scenario
-from clusterbench.commands.common import default_inventory_path
 from clusterbench.errors import ScenarioError
+from clusterbench.inventory.default import default_inventory_path
 
 #: multiprocessing's helpers (the Nannies start workers with it) live as long as this
 #: interpreter, whoever used them: they are not the cluster's.

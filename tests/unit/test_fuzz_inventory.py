@@ -1,10 +1,11 @@
 """Hostile inventory input never gives a traceback (hypothesis, derandomized).
 
 Inventory files (random YAML structures, mutated YAML text, random bytes and encodings,
-alias structures), Ansible inventories (YAML structures, mutated text, INI) and the
+alias structures), Ansible inventories (YAML structures, mutated text, the built-in INI
+reader on mutated and random INI) and the
 ``run`` command line's list options either load/parse or are refused with ONE line
 that starts with the file's name, within a deadline.  The alias bomb and the deep
-nesting also get explicit time and memory bounds.  2,850 generated cases in all.
+nesting also get explicit time and memory bounds.  3,400 generated cases in all.
 """
 
 from __future__ import annotations
@@ -26,15 +27,9 @@ from clusterbench.cluster.validate import validate_for_up  # noqa: E402
 from clusterbench.errors import ClusterbenchError, InventoryError  # noqa: E402
 from clusterbench.inventory.ansible import read_ansible  # noqa: E402
 from clusterbench.inventory.load import load_inventory, parse_inventory  # noqa: E402
-from clusterbench.inventory.model import (  # noqa: E402
-    LAUNCHERS,
-    Inventory,
-    LocalHost,
-    QueueHost,
-    SchedulerSpec,
-    SSHHost,
-)
+from clusterbench.inventory.model import Inventory, SchedulerSpec  # noqa: E402
 from clusterbench.inventory.safe_yaml import MAX_MESSAGE  # noqa: E402
+from clusterbench.launchers.registry import host_model, launcher_names  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
@@ -50,6 +45,15 @@ def fuzz(examples: int) -> settings:
 @pytest.fixture(scope="module")
 def fuzz_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def builtin_ansible_reader():
+    """Files taken for Ansible inventories go to the built-in reader: a generated case must
+    not start ``ansible-inventory`` (about 1 s each; tests/unit/test_ansible_* run it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLUSTERBENCH_ANSIBLE_READER", "builtin")
+        yield
 
 
 def refused_in_one_line(error: ClusterbenchError, path: Path | str) -> None:
@@ -91,8 +95,8 @@ scalars = st.one_of(
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
     max_leaves=10)
-HOST_FIELDS = sorted(set(LocalHost.model_fields) | set(SSHHost.model_fields)
-                     | set(QueueHost.model_fields))
+LAUNCHERS = launcher_names()
+HOST_FIELDS = sorted(set().union(*(host_model(name).model_fields for name in LAUNCHERS)))
 host_keys = st.one_of(st.sampled_from(HOST_FIELDS), st.text(max_size=6))
 names = st.one_of(st.sampled_from(["pi1", "pi2", "hpc", "a.b-c_d", "local"]), st.text(max_size=8),
                   scalars)
@@ -432,14 +436,56 @@ def test_mutated_ansible_text_imports_or_is_one_line(fuzz_dir, document, edits):
     imports_or_one_line(path)
 
 
-def test_an_ini_ansible_inventory_is_refused_with_the_conversion_command(tmp_path):
+def test_an_ini_ansible_inventory_is_read(tmp_path):
     path = tmp_path / "hosts"
     path.write_text(ANSIBLE_TEXT[1])
-    with pytest.raises(InventoryError) as info:
-        read_ansible(path)
-    assert str(info.value) == (
-        f"{path}: looks like an INI Ansible inventory ([pis]); only the YAML format is read: "
-        f"convert it with 'ansible-inventory -i {path} --list -y > hosts.yml'")
+    pi1, pi2 = read_ansible(path)["hosts"]
+    assert (pi1["address"], pi1["user"], pi2["address"], pi2["tags"]) == (
+        "10.0.0.1", "pi", "pi2", ["pis"])
+
+
+# Built-in INI reader: lines of real INI inventories, and pieces that break them.
+INI_LINES = [
+    "[nodes]", "[cluster:children]", "[all:vars]", "[nodes:vars]", "[head]", "[odd:kind]",
+    "nodes", "head", "nowhere", "node[1:4] ansible_user=pi", "node[01:10:3]", "pi-[a:c]",
+    "node[1:99999999]", "node[5:1]", "node[a:9]", "node[1:2:0]", "node[1:", "node]1[",
+    "localhost ansible_connection=local", "box ansible_connection=docker",
+    "pi1:2222 ansible_host=10.0.0.1", "[::1]:22", "pi1: ", "---", "pi2 ansible_port=0x10",
+    "pi3 ansible_port=-5", "pi4 ansible_port='22'", "pi5 clusterbench_workers=[1, 2]",
+    "pi6 ansible_host=\"{{ x }}\"", "pi7 motd=\"{{ x }}\"", "pi8 user", "pi9 a='b",
+    "ansible_user=pi", "ansible_port = 2222", "clusterbench_scheduler_address=127.0.0.1",
+    "clusterbench_threads=" + "(" * 300, "clusterbench_memory=" + "[" * 2000,
+    "x=" + "9" * 5000, "x=1e400", "x=b'bytes'", "x=...", "x=1j", "x={1: {2: 3}}",
+    "ansible_group_priority=high", "ansible_python_interpreter=auto_silent", "# comment",
+    "; comment", "", "   ", "\t[nodes] # c", "名[1:2]", "pi\x00", "a=b=c", "=",
+]
+ini_documents = st.lists(st.sampled_from(INI_LINES), max_size=12).map("\n".join)
+
+
+def ini_reads_or_one_line(path: Path) -> None:
+    """The built-in reader plus validation: an inventory, or one line naming the file."""
+    start = time.monotonic()
+    try:
+        parse_inventory(read_ansible(path, reader="builtin"), source=str(path))
+    except InventoryError as error:
+        refused_in_one_line(error, path)
+    assert time.monotonic() - start < DEADLINE.total_seconds()
+
+
+@fuzz(400)
+@given(ini_documents, mutations)
+def test_malformed_ini_inventories_are_one_line(fuzz_dir, document, edits):
+    path = fuzz_dir / "hosts.ini"
+    path.write_text(mutate(document, edits), encoding="utf-8", errors="surrogatepass")
+    ini_reads_or_one_line(path)
+
+
+@fuzz(150)
+@given(st.text(max_size=200))
+def test_random_text_as_ini_is_one_line(fuzz_dir, text):
+    path = fuzz_dir / "random.ini"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    ini_reads_or_one_line(path)
 
 
 def test_ansible_host_variables_cannot_collide_with_the_group_tags(tmp_path):
@@ -471,8 +517,8 @@ HOSTILE_OPTION_TEXT = st.one_of(
 def test_hostile_run_list_options_are_valid_or_one_line(options, maximum):
     """argparse → ``narrow`` → workload lookup → worker counts: what ``run`` does with its
     list options before it loads an inventory or starts anything."""
+    from clusterbench.api.prepare import check_workloads as _check_workloads
     from clusterbench.cli import build_parser
-    from clusterbench.commands.run import _check_workloads
     from clusterbench.runner.scenario import expand_workers, load_scenario, narrow
 
     # A workload name with ':' is an import path, and importing runs that module: random

@@ -10,7 +10,10 @@ from pydantic import ValidationError
 
 from clusterbench.errors import InventoryError
 from clusterbench.inventory.load import load_inventory, parse_inventory
-from clusterbench.inventory.model import LocalHost, QueueHost, SSHHost, threads_of
+from clusterbench.inventory.model import threads_of
+from clusterbench.launchers.jobqueue import QueueHost
+from clusterbench.launchers.local import LocalHost
+from clusterbench.launchers.ssh import SSHHost
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +41,10 @@ MALFORMED = [
     ({"hosts": [local(launcher="sssh")]},
      "lab.yml: hosts[0] 'pi3': field 'launcher': unknown launcher 'sssh'; valid: local, ssh, "
      "slurm, pbs, sge, lsf, htcondor (did you mean 'ssh'?)"),
-    ({"hosts": [local(launcher="ssh")]},
-     "lab.yml: hosts[0] 'pi3': field 'address': is required"),
+    # address may be left out (the name is looked up in ~/.ssh/config), not empty
+    ({"hosts": [local(launcher="ssh", address="")]},
+     "lab.yml: hosts[0] 'pi3': field 'address': string should have at least 1 character, "
+     "got ''"),
     ({"hosts": [local(launcher="ssh", address="10.0.0.3", port=70000)]},
      "lab.yml: hosts[0] 'pi3': field 'port': input should be less than or equal to 65535, "
      "got 70000"),

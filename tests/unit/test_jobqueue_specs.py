@@ -11,8 +11,7 @@ from dask_jobqueue.pbs import PBSJob
 from dask_jobqueue.slurm import SLURMJob
 
 from clusterbench.errors import CommandError, InventoryError, LaunchError
-from clusterbench.inventory.model import QueueHost
-from clusterbench.launchers.base import SpecContext, launcher_for
+from clusterbench.launchers.base import SpecContext
 from clusterbench.launchers.jobqueue import (
     DRY_RUN_SCHEDULER,
     HTCONDOR,
@@ -22,11 +21,13 @@ from clusterbench.launchers.jobqueue import (
     SGE,
     SLURM,
     JobState,
+    QueueHost,
     cancel,
+    job_state,
     pending_error,
     preflight,
-    queue_state,
 )
+from clusterbench.launchers.registry import launcher_for
 
 CONTEXT = SpecContext(cluster="lab")
 EXPORTS = [
@@ -75,7 +76,7 @@ def _option(argv: list[str], flag: str) -> str:
 def test_registry_resolves_every_queue_launcher() -> None:
     for kind, launcher in QUEUES.items():
         assert launcher_for(kind) is launcher
-        assert launcher.kind == kind
+        assert launcher.name == kind
 
 
 def test_slurm_header() -> None:
@@ -221,7 +222,7 @@ def test_options_map_inventory_fields() -> None:
 
 def test_sge_and_lsf_take_account_as_project() -> None:
     for launcher in (SGE, LSF):
-        options = launcher.job_options(_host(launcher.kind), CONTEXT)
+        options = launcher.job_options(_host(launcher.name), CONTEXT)
         assert options["project"] == "acct"
         assert "account" not in options
     assert PBS.job_options(_host("pbs"), CONTEXT)["account"] == "acct"
@@ -275,7 +276,7 @@ def test_preflight_names_host_and_missing_binary(monkeypatch, tmp_path) -> None:
 
 def test_queue_state_and_cancel_of_no_jobs_run_nothing(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # any command would fail
-    assert queue_state(_host(), []) == {}
+    assert job_state(_host(), []) == {}
     cancel(_host(), [])
 
 

@@ -157,7 +157,7 @@ def test_package_data_ships_every_default():
 
 def test_defaults_load_outside_a_checkout(tmp_path, monkeypatch):
     """An installed package run from any directory finds the packaged copies."""
-    from clusterbench.commands.common import PACKAGED_LOCAL, default_inventory_path
+    from clusterbench.inventory.default import PACKAGED_LOCAL, default_inventory_path
     from clusterbench.inventory.load import load_inventory
     from clusterbench.runner.scenario import load_scenario
 

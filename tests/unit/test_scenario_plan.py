@@ -50,7 +50,8 @@ def test_parse_defaults_and_workload_forms():
      "s.yml: field 'size': must be one of tiny, small, full, got 'huge'"),
     ({"workloads": ["x"], "schedulers": ["thread"]},
      "s.yml: field 'schedulers': must be one of synchronous, threads, processes, distributed, "
-     "distributed-scatter, local-distributed, got 'thread' (did you mean 'threads'?)"),
+     "distributed-capacity, distributed-scatter, local-distributed, got 'thread' "
+     "(did you mean 'threads'?)"),
     ({"workloads": ["x"], "repeat": 3}, "s.yml: unknown field 'repeat' (did you mean 'repeats'?)"),
     ({"workloads": ["x"], "repeats": 0},
      "s.yml: field 'repeats': must be a positive integer, got 0"),

@@ -136,7 +136,7 @@ def test_a_plot_that_fails_is_a_warning_and_the_rest_is_written(tmp_path, monkey
     def broken(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
         raise RuntimeError("Exceeded cell block limit\nsecond line")
 
-    monkeypatch.setattr("clusterbench.report.build.plot_efficiency", broken)
+    monkeypatch.setattr("clusterbench.report.build.efficiency_figure", broken)
     built = build_report(store.directory)
     assert built.warnings == (f"{built.efficiency_png} not written: RuntimeError: Exceeded "
                               f"cell block limit",)

@@ -180,7 +180,7 @@ def test_a_missing_submit_program_is_a_launch_error_naming_file_and_host(monkeyp
                                 source="lab.yml")
     with pytest.raises(LaunchError) as info:
         validate_for_up(inventory)
-    assert str(info.value).startswith("lab.yml: host 'hpc': 'sbatch' not found on PATH")
+    assert str(info.value).startswith("lab.yml: hosts[0] 'hpc': 'sbatch' not found on PATH")
 
 
 @pytest.mark.parametrize("name", ["local.yml", "slurm.yml", "mixed.yml"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clusterbench.commands.run import _check_workloads
+from clusterbench.api.prepare import check_workloads as _check_workloads
 from clusterbench.errors import ScenarioError
 from clusterbench.results.store import RunStore
 from clusterbench.runner.execute import Sweep

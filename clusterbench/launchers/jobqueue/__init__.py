@@ -12,31 +12,37 @@ SpecCluster.  :meth:`QueueLauncher.slots` returns exactly those names.
 
 A new queue system is one :class:`QueueLauncher` line below (plus a
 :class:`StatusQuery` in :mod:`.status` if ``status`` should show its queue) and
-one line in :data:`clusterbench.launchers.base.REGISTRY`.
+one line in :data:`clusterbench.launchers.base.BUILTIN` (or, outside this package,
+an entry point naming the ``QueueLauncher`` object).
 
-The code is split by job: :mod:`.specs` builds the Job specs, :mod:`.submit` reports
-rejected submissions in one line, :mod:`.status` asks the queue about jobs.  This
-module holds the table of queue systems and is the public import point for all of them.
+The code is split by job: :mod:`.host` is the inventory model, :mod:`.specs` the
+launcher (Job specs, checks, dry run), :mod:`.submit` reports rejected submissions in
+one line, :mod:`.status` asks the queue about jobs, :mod:`.logs` keeps job output in
+clusterbench's state directory and finds a job's log.  This module holds the table of
+queue systems and is the public import point for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clusterbench.inventory.model import QueueHost
-
-# The implementation is split by job (specs / submit errors / queue status); this module
-# is the public import point, re-exports every name used elsewhere and holds the table
-# of queue systems that the launcher registry points at.
-from clusterbench.launchers.jobqueue.specs import (
-    DRY_RUN_SCHEDULER,
-    QueueLauncher,
+from clusterbench.launchers.jobqueue.host import QueueHost
+from clusterbench.launchers.jobqueue.options import (
     _condor_directives,
     _exports,
     _job_name,
     _lsf_walltime,
     _size,
     _suffixes,
+)
+
+# The implementation is split by job (specs / submit errors / queue status); this module
+# is the public import point, re-exports every name used elsewhere and holds the table
+# of queue systems that the launcher registry points at.
+from clusterbench.launchers.jobqueue.specs import (
+    DRY_RUN_SCHEDULER,
+    SLURM_WALLTIME,
+    QueueLauncher,
 )
 from clusterbench.launchers.jobqueue.status import (
     BJOBS,
@@ -88,19 +94,24 @@ __all__ = [
     "_size",
     "_submit_error",
     "_suffixes",
+    "QueueHost",
     "cancel",
-    "launcher_of",
+    "job_state",
     "pending_error",
     "preflight",
-    "queue_state",
     "run_queue_command",
 ]
 
-SLURM = QueueLauncher("slurm", "dask_jobqueue.slurm:SLURMJob", SQUEUE)
-PBS = QueueLauncher("pbs", "dask_jobqueue.pbs:PBSJob", PBS_QSTAT)
-SGE = QueueLauncher("sge", "dask_jobqueue.sge:SGEJob", SGE_QSTAT, account_param="project")
+SLURM = QueueLauncher("slurm", "dask_jobqueue.slurm:SLURMJob", SQUEUE,
+                      walltime_form=SLURM_WALLTIME,
+                      queue_known=lambda name: ["scontrol", "show", "partition", name])
+PBS = QueueLauncher("pbs", "dask_jobqueue.pbs:PBSJob", PBS_QSTAT,
+                    queue_known=lambda name: ["qstat", "-Q", name])
+SGE = QueueLauncher("sge", "dask_jobqueue.sge:SGEJob", SGE_QSTAT, account_param="project",
+                    queue_known=lambda name: ["qconf", "-sq", name])
 LSF = QueueLauncher(
-    "lsf", "dask_jobqueue.lsf:LSFJob", BJOBS, account_param="project", walltime=_lsf_walltime
+    "lsf", "dask_jobqueue.lsf:LSFJob", BJOBS, account_param="project", walltime=_lsf_walltime,
+    queue_known=lambda name: ["bqueues", name],
 )
 HTCONDOR = QueueLauncher(
     "htcondor",
@@ -112,24 +123,23 @@ HTCONDOR = QueueLauncher(
     directives=_condor_directives,
     defaults=(("disk", "1GB"),),
 )
-QUEUES: dict[str, QueueLauncher] = {q.kind: q for q in (SLURM, PBS, SGE, LSF, HTCONDOR)}
+QUEUES: dict[str, QueueLauncher] = {q.name: q for q in (SLURM, PBS, SGE, LSF, HTCONDOR)}
 
 
-def launcher_of(host: QueueHost) -> QueueLauncher:
-    """The :class:`QueueLauncher` for ``host.launcher``."""
+def _launcher(host: QueueHost) -> QueueLauncher:
     return QUEUES[host.launcher]
 
 
 def preflight(host: QueueHost) -> None:
     """:meth:`QueueLauncher.preflight` of the host's queue system."""
-    launcher_of(host).preflight(host)
+    _launcher(host).preflight(host)
 
 
-def queue_state(host: QueueHost, job_ids: Sequence[str]) -> dict[str, JobState]:
-    """:meth:`QueueLauncher.queue_state` of the host's queue system."""
-    return launcher_of(host).queue_state(host, job_ids)
+def job_state(host: QueueHost, job_ids: Sequence[str]) -> dict[str, JobState]:
+    """:meth:`QueueLauncher.job_state` of the host's queue system."""
+    return _launcher(host).job_state(host, job_ids)
 
 
 def cancel(host: QueueHost, job_ids: Sequence[str]) -> None:
     """:meth:`QueueLauncher.cancel` of the host's queue system."""
-    launcher_of(host).cancel(host, job_ids)
+    _launcher(host).cancel(host, job_ids)

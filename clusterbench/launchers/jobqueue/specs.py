@@ -1,4 +1,5 @@
-"""Job specs: a :class:`QueueLauncher` turns a queue host into dask-jobqueue ``Job`` specs.
+"""The queue launcher: a :class:`QueueLauncher` turns a queue host into dask-jobqueue
+``Job`` specs, and checks, describes and follows its jobs.
 
 Building specs is pure apart from importing dask_jobqueue: nothing is submitted
 until SpecCluster awaits the Job.  The option conversions below translate the
@@ -7,7 +8,7 @@ inventory's fields into each system's Job keywords.
 
 from __future__ import annotations
 
-import math
+import asyncio
 import re
 import shlex
 import shutil
@@ -16,26 +17,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dask.utils import parse_bytes
-
-from clusterbench.errors import InventoryError, LaunchError
-from clusterbench.inventory.model import QueueHost
-from clusterbench.launchers.base import SpecContext, WorkerSlot, blas_env
-from clusterbench.launchers.jobqueue.status import JobState, StatusQuery, _run_tolerant
+from clusterbench.errors import CommandError, InventoryError, LaunchError
+from clusterbench.inventory.safe_yaml import short
+from clusterbench.launchers.base import (
+    HostReport,
+    JobState,
+    Launcher,
+    Probe,
+    SpecContext,
+    WorkerSlot,
+)
+from clusterbench.launchers.jobqueue.host import DEFAULT, INVENTORY, QueueHost, host_sources
+from clusterbench.launchers.jobqueue.logs import JobLogs
+from clusterbench.launchers.jobqueue.options import _exports, _job_name, _size, _suffixes
+from clusterbench.launchers.jobqueue.status import (
+    StatusQuery,
+    _run_tolerant,
+    run_queue_command,
+)
 from clusterbench.launchers.jobqueue.submit import _job_class
 
 # What `up --dry-run` shows instead of the real scheduler address (unknown before start).
 DRY_RUN_SCHEDULER = "tcp://SCHEDULER:8786"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# What the queue systems accept as a walltime: MM, MM:SS or HH:MM:SS (SLURM also
+# takes a days prefix); anything else is rejected by the submit command after `up`.
+WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS")
+SLURM_WALLTIME = (r"(\d+-)?\d+(:\d{1,2}){0,2}", "[D-]HH:MM:SS")
 
 
 @dataclass(frozen=True)
-class QueueLauncher:
+class QueueLauncher(JobLogs, Launcher):
     """Builds dask-jobqueue ``Job`` specs for the hosts of one queue system.
 
     Parameters
     ----------
-    kind
+    name
         The inventory's ``launcher`` value (``"slurm"``).
     job_class
         ``"module:Class"`` of the dask-jobqueue ``Job`` subclass; imported on first use.
@@ -49,9 +66,15 @@ class QueueLauncher:
         Converts ``host.job_extra_directives`` for the Job (a list; HTCondor wants a dict).
     defaults
         Extra Job keywords this system requires, as ``(name, value)`` pairs.
+    walltime_form
+        ``(regular expression, what to tell the user)`` of a walltime it accepts.
+    queue_known
+        argv that exits 0 when the queue named by its argument exists (``doctor``).
     """
 
-    kind: str
+    host_model = QueueHost
+
+    name: str
     job_class: str
     status: StatusQuery
     queue_param: str | None = "queue"
@@ -59,6 +82,8 @@ class QueueLauncher:
     walltime: Callable[[str], str] | None = str
     directives: Callable[[Sequence[str]], Any] = list
     defaults: tuple[tuple[str, Any], ...] = ()
+    walltime_form: tuple[str, str] = WALLTIME
+    queue_known: Callable[[str], list[str]] | None = None
 
     def job_cls(self) -> type[Any]:
         """The dask-jobqueue ``Job`` class, with rejected submissions reported
@@ -77,6 +102,7 @@ class QueueLauncher:
         InventoryError
             The host asks for something this queue system cannot express.
         """
+        host = host.effective()
         options: dict[str, Any] = dict(self.defaults)
         options.update(
             cores=host.cores,
@@ -101,9 +127,11 @@ class QueueLauncher:
         self._put(options, host, "account", self.account_param, host.account)
         if self.walltime is not None and host.walltime is not None:
             options["walltime"] = self.walltime(host.walltime)
-        elif "walltime" in host.model_fields_set:
-            # Only an explicit walltime is an error: the model has a default for everyone.
+        elif host.origins().get("walltime", DEFAULT) != DEFAULT:
+            # Only a walltime someone asked for is an error: the fallback is for everyone.
             self._put(options, host, "walltime", None, host.walltime)
+        if self.default_log_directory(host, context):  # not the user's working directory
+            options["log_directory"] = self.default_log_directory(host, context)
         return options
 
     def _put(
@@ -114,7 +142,7 @@ class QueueLauncher:
             return
         if param is None:
             raise InventoryError(
-                f"host {host.name!r}: launcher {self.kind} has no '{field}'; "
+                f"host {host.name!r}: launcher {self.name} has no '{field}'; "
                 "remove it or express it in job_extra_directives"
             )
         options[param] = value
@@ -126,17 +154,19 @@ class QueueLauncher:
         SpecCluster awaits the Job.
         """
         cls = self.job_cls()
+        host = host.effective()
         specs = {}
         for name in self.spec_names(host, context):
             spec: dict[str, Any] = {"cls": cls, "options": self.job_options(host, context)}
-            if host.processes > 1:
+            if (host.processes or 1) > 1:
                 spec["group"] = _suffixes(host)
             specs[name] = spec
         return specs
 
     def slots(self, host: QueueHost, context: SpecContext) -> list[WorkerSlot]:
         """The dask workers the jobs register, named as the scheduler will see them."""
-        suffixes = _suffixes(host) if host.processes > 1 else [""]
+        host = host.effective()
+        suffixes = _suffixes(host) if (host.processes or 1) > 1 else [""]
         return [
             WorkerSlot(
                 name=spec + suffix, host=host.name, threads=host.threads_per_worker, spec_name=spec
@@ -150,12 +180,12 @@ class QueueLauncher:
     ) -> list[str]:
         """The job scripts ``up --dry-run`` prints, rendered by the Job classes themselves.
 
-        Submits nothing; note that dask-jobqueue creates ``log_directory`` if it is set.
+        Submits nothing; dask-jobqueue creates ``log_directory`` (clusterbench's default is
+        removed again when empty).
         """
-        return [
-            spec["cls"](scheduler_address, name=name, **spec["options"]).job_script()
-            for name, spec in self.worker_specs(host, context).items()
-        ]
+        with self.rendering_only(host, context):
+            return [spec["cls"](scheduler_address, name=name, **spec["options"]).job_script()
+                    for name, spec in self.worker_specs(host, context).items()]
 
     def client(self) -> str:
         """The submit program (``sbatch``, ``qsub``, ``bsub``, ``condor_submit``)."""
@@ -164,19 +194,71 @@ class QueueLauncher:
     def preflight(self, host: QueueHost) -> None:
         """Check that the queue's submit program is on PATH.
 
-        Raises
-        ------
-        LaunchError
-            One line naming the host and the missing program.
+        Raises ``LaunchError``: one line naming the host and the missing program.
         """
+        problem = self._missing_client()
+        if problem:
+            raise LaunchError(f"host {host.name!r}: {problem}")
+
+    def _missing_client(self) -> str | None:
         binary = self.client()
         if shutil.which(binary) is None:
-            raise LaunchError(
-                f"host {host.name!r}: {binary!r} not found on PATH; the {self.kind} launcher "
-                f"submits jobs with it (run clusterbench on a {self.kind} submit host)"
-            )
+            return (f"{binary!r} not found on PATH; the {self.name} launcher submits jobs "
+                    f"with it (run clusterbench on a {self.name} submit host)")
+        return None
 
-    def queue_state(self, host: QueueHost | str, job_ids: Sequence[str]) -> dict[str, JobState]:
+    def describe(self, host: QueueHost, context: SpecContext, scheduler: str
+                 ) -> list[tuple[str, str]]:
+        """Where the host's knobs came from, then each job's script, rendered by dask-jobqueue."""
+        scripts = [(f"{host.name}: job {index + 1} of {host.jobs} ({self.name})", script)
+                   for index, script in enumerate(self.job_scripts(host, context, scheduler))]
+        return [(f"settings of {host.name} ({self.name})", "\n".join(self.sources(host))),
+                *scripts]
+
+    def sources(self, host: QueueHost) -> list[str]:
+        """``FIELD VALUE (ORIGIN)`` for every knob that has a value (``inventory check``)."""
+        return host_sources(host)
+
+    def validate(self, host: QueueHost, where: str) -> None:
+        """The values from dask's config are valid, a walltime this queue accepts, and its
+        submit program on PATH."""
+        try:
+            host = host.effective()
+        except InventoryError as exc:
+            raise InventoryError(f"{where}: {exc}") from None
+        pattern, form = self.walltime_form
+        if host.walltime is not None and not re.fullmatch(pattern, host.walltime):
+            origin = host.origins().get("walltime", INVENTORY)
+            raise InventoryError(f"{where}: field 'walltime': must be like {form} (or minutes), "
+                                 f"got {short(host.walltime)}" + ("" if origin == INVENTORY
+                                                                  else f" (from {origin})"))
+        problem = self._missing_client()
+        if problem:
+            raise LaunchError(f"{where}: {problem}")
+
+    async def check(self, host: QueueHost, probe: Probe) -> HostReport:
+        """The submit program is on PATH and the host's queue (partition) exists."""
+        host = host.effective()
+        facts = {"launcher": self.name, "submit": shutil.which(self.client())}
+        problem = self._missing_client()
+        if problem is None and host.queue is not None and self.queue_known is not None:
+            problem = await asyncio.to_thread(self._queue_problem, host, probe.timeout)
+        return HostReport(host.name, problem is None, facts, (problem,) if problem else ())
+
+    def _queue_problem(self, host: QueueHost, timeout: float) -> str | None:
+        assert self.queue_known is not None and host.queue is not None
+        try:
+            run_queue_command(self.queue_known(host.queue), where=host.name, timeout=timeout)
+        except CommandError as err:
+            lines = (err.stderr or err.stdout or "").strip().splitlines()
+            said = lines[-1] if lines else f"exit {err.returncode}"
+            if host.queue in said:  # the queue system answered about this queue
+                return (f"queue {host.queue!r} is not known to {self.name} ({said}); set "
+                        "'queue' to one the cluster has")
+            return f"could not ask {self.name} about queue {host.queue!r}: {err}"
+        return None
+
+    def job_state(self, host: QueueHost | str, job_ids: Sequence[str]) -> dict[str, JobState]:
         """``{job_id: JobState}`` for those of *job_ids* the queue still knows (blocking).
 
         Parameters
@@ -212,60 +294,3 @@ class QueueLauncher:
         if ids:
             argv = [*shlex.split(self.job_cls().cancel_command), *ids]
             _run_tolerant(argv, host.name, self.status.gone)
-
-
-# --- option conversions -------------------------------------------------------------
-
-
-def _size(host: QueueHost) -> str:
-    """``host.memory`` as an exact dask size string (``"1GB"``, ``"512MiB"``, ``"1234B"``)."""
-    memory = host.memory
-    # pydantic does not validate defaults: an omitted memory is still the string "1GB".
-    if isinstance(memory, str) and memory != "auto":
-        memory = parse_bytes(memory)
-    if not isinstance(memory, int):
-        raise InventoryError(
-            f"host {host.name!r}: memory must be a size such as '4GB' for a queue host "
-            f"(the job requests it), not {memory!r}"
-        )
-    for unit, factor in (("GiB", 2**30), ("GB", 10**9), ("MiB", 2**20), ("MB", 10**6)):
-        if memory % factor == 0:
-            return f"{memory // factor}{unit}"
-    return f"{memory}B"
-
-
-def _job_name(context: SpecContext) -> str:
-    """``cb-<cluster>[-<session>]``: lets ``down`` find our jobs by name."""
-    return f"cb-{context.cluster}" + (f"-{context.session}" if context.session else "")
-
-
-def _exports(host: QueueHost) -> list[str]:
-    """``export K=V`` lines: BLAS capped at one thread per worker thread, then ``host.env``."""
-    env = blas_env(1) | host.env
-    bad = [name for name in env if not _ENV_NAME.fullmatch(name)]
-    if bad:
-        raise InventoryError(f"host {host.name!r}: env name {bad[0]!r} is not a shell name")
-    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
-
-
-def _suffixes(host: QueueHost) -> list[str]:
-    """What ``dask worker --nworkers N`` appends to ``--name``: ``-0`` ... ``-(N-1)``."""
-    return [f"-{i}" for i in range(host.processes)]
-
-
-def _lsf_walltime(walltime: str) -> str:
-    """LSF's ``-W`` takes ``[HH:]MM``: ``"00:30:00"`` → ``"00:30"`` (seconds round up)."""
-    parts = walltime.split(":")
-    if len(parts) != 3:
-        return walltime
-    hours, minutes, seconds = (int(part) for part in parts)
-    total = hours * 60 + minutes + math.ceil(seconds / 60)
-    return f"{total // 60:02d}:{total % 60:02d}"
-
-
-def _condor_directives(lines: Sequence[str]) -> dict[str, str]:
-    """HTCondor's Job wants ``{"Key": "Value"}``; the inventory has ``"Key = Value"`` lines."""
-    pairs = [line.partition("=") for line in lines]
-    return {key.strip(): value.strip() for key, _, value in pairs}
-
-

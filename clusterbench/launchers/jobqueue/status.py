@@ -11,18 +11,10 @@ import shlex
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from clusterbench.errors import CommandError, LaunchError
-from clusterbench.inventory.model import QueueHost
-
-
-class JobState(NamedTuple):
-    """Where one batch job is: ``state`` (SLURM words), ``reason`` it pends, ``node`` it runs on."""
-
-    state: str
-    reason: str
-    node: str
+from clusterbench.launchers.base import JobState
+from clusterbench.launchers.jobqueue.host import QueueHost
 
 
 @dataclass(frozen=True)
@@ -72,7 +64,8 @@ def run_queue_command(argv: Sequence[str], *, where: str, timeout: float = 30) -
 
 
 def pending_error(
-    host: QueueHost, states: dict[str, JobState], waited: float, job_ids: Sequence[str] = ()
+    host: QueueHost, states: dict[str, JobState], waited: float, job_ids: Sequence[str] = (),
+    logs: dict[str, str] | None = None,
 ) -> LaunchError:
     """The one-line error for jobs whose workers did not register by the deadline.
 
@@ -81,21 +74,31 @@ def pending_error(
     host
         The queue host.
     states
-        :meth:`QueueLauncher.queue_state` of the jobs whose workers are missing.
+        :meth:`QueueLauncher.job_state` of the jobs whose workers are missing.
     waited
         Seconds waited.
     job_ids
         Those jobs' ids: an id absent from *states* has left the queue (it failed or ended).
+    logs
+        ``{job_id: "log PATH: 'its | last | lines'"}`` of the jobs that wrote output.
 
     Returns
     -------
     LaunchError
-        ``host 'hpc': workers not registered after 120 s: job 13 PENDING (Resources), ...``
+        ``host 'hpc': workers not registered after 120 s: job 13 PENDING (Resources), job 12
+        RUNNING on vm [log /…/cb-hpc-1f2e-12.err: '… | …'], ...``
     """
-    parts = [_describe(job, states[job]) for job in sorted(states)]
-    parts += [f"job {job} left the queue (see its log)" for job in job_ids if job not in states]
+    logs = logs or {}
+    parts = [_describe(job, states[job]) + _log(logs, job) for job in sorted(states)]
+    parts += [f"job {job} left the queue" + (_log(logs, job) or " (see its log)")
+              for job in job_ids if job not in states]
     detail = ", ".join(parts) or "no job in the queue"
     return LaunchError(f"host {host.name!r}: workers not registered after {waited:.0f} s: {detail}")
+
+
+def _log(logs: dict[str, str], job: str) -> str:
+    """`` [log PATH: '…']`` of *job*, or ''."""
+    return f" [{logs[job]}]" if logs.get(job) else ""
 
 
 def _describe(job: str, state: JobState) -> str:
@@ -110,7 +113,9 @@ def _run_tolerant(argv: list[str], where: str, gone: tuple[str, ...]) -> str:
     try:
         return run_queue_command(argv, where=where)
     except CommandError as err:
-        if any(marker.lower() in err.stderr.lower() for marker in gone):
+        # SGE's qdel says "denied: job "5" does not exist" on stdout, the others on stderr.
+        said = f"{err.stderr}\n{err.stdout}".lower()
+        if any(marker.lower() in said for marker in gone):
             return err.stdout
         raise
 
@@ -230,7 +235,7 @@ _CONDOR_Q = ["-af:t", "ClusterId", "ProcId", "JobStatus", "HoldReason", "RemoteH
 
 SQUEUE = StatusQuery(lambda ids: [*_SQUEUE, ",".join(ids)], _parse_squeue, ("Invalid job id",))
 PBS_QSTAT = StatusQuery(lambda ids: ["qstat", *ids], _parse_pbs, ("Unknown Job Id",))
-SGE_QSTAT = StatusQuery(lambda ids: ["qstat"], _parse_sge)
+SGE_QSTAT = StatusQuery(lambda ids: ["qstat"], _parse_sge, ("does not exist",))
 BJOBS = StatusQuery(lambda ids: [*_BJOBS, *ids], _parse_lsf, ("is not found",))
 CONDOR_Q = StatusQuery(lambda ids: ["condor_q", *ids, *_CONDOR_Q], _parse_condor)
 

@@ -8,10 +8,11 @@ with a pgrep pattern that does not match its own shell (:func:`_self_excluding`)
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
-from clusterbench.inventory.model import SSHHost
 from clusterbench.launchers.base import blas_env
+from clusterbench.launchers.ssh.host import SSHHost
 
 REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
 
@@ -24,10 +25,14 @@ def session_dir(session: str) -> str:
 def connect_options(host: SSHHost) -> dict[str, Any]:
     """asyncssh ``connect`` keyword arguments for *host* (pure).
 
-    ~/.ssh/config and ssh-agent are honoured by asyncssh's defaults; host keys
-    are always checked (``known_hosts`` default: ~/.ssh/known_hosts).
+    ~/.ssh/config (or the host's ``ssh_config:``, then only that file, like ``ssh -F``)
+    and ssh-agent are honoured by asyncssh; *host* is the resolved host
+    (:meth:`SSHHost.effective`), so the port and user are the inventory's or the
+    config's.  Host keys are always checked (``known_hosts`` default: ~/.ssh/known_hosts).
     """
     options: dict[str, Any] = {"port": host.port, "connect_timeout": host.connect_timeout}
+    if host.ssh_config:
+        options["config"] = [str(Path(host.ssh_config).expanduser())]
     if host.user:
         options["username"] = host.user
     if host.identity:
@@ -60,15 +65,17 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
     It records its PID first (``exec`` keeps it), runs the host's setup
     commands, then execs the worker with the host's environment.  The worker's
     HTTP server (health, metrics; it runs even with ``--no-dashboard``) binds to the
-    host's own address: dask's default is every interface.
+    host's own address: dask's default is every interface.  *host* is resolved
+    (:meth:`SSHHost.effective`): its address is the SSH config's ``HostName``.
     """
+    address = host.address or host.name
     worker = [
         host.python or "python3", "-m", "distributed.cli.dask_worker", scheduler,
         "--name", name,
         "--nthreads", str(host.threads),
         "--memory-limit", str(host.memory if host.memory is not None else 0),
-        "--no-nanny", "--no-dashboard", "--dashboard-address", f"{host.address}:0",
-        "--host", host.address,
+        "--no-nanny", "--no-dashboard", "--dashboard-address", f"{address}:0",
+        "--host", address,
         "--local-directory", f"{session_dir(session)}/{name}",
         *tls_args(session, tls),
         *host.worker_extra_args,

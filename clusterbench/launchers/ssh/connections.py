@@ -2,7 +2,9 @@
 
 asyncssh has no pool; the workers of one host share its connections, a bounded
 number of sessions each, and handshakes per host are bounded by the host's
-``max_startups`` (sshd's ``MaxStartups``).
+``max_startups`` (sshd's ``MaxStartups``).  A host behind a ``ProxyJump`` is reached
+through a pooled connection to the jump host (bounded by the jump host's own
+``max_startups``), held while the tunnelled connection lives.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import asyncio
 from typing import Any
 
 from clusterbench.errors import LaunchError
-from clusterbench.inventory.model import SSHHost
 from clusterbench.launchers.ssh.commands import connect_options
+from clusterbench.launchers.ssh.host import SSHHost
 
 #: Long-lived sessions (worker processes) per SSH connection.  OpenSSH allows 10 sessions
 #: per connection by default (MaxSessions); 8 leaves room for the short commands (kill,
@@ -54,9 +56,11 @@ class _Connections:
         self._handshakes: dict[tuple, asyncio.Semaphore] = {}
         self._in_flight: dict[tuple, int] = {}
         self.peak_handshakes: dict[str, int] = {}  # host name -> most handshakes at once
+        self.jumps: dict[str, str] = {}  # host name -> the jump host it was reached through
 
     async def acquire(self, host: SSHHost, sessions: int = SESSIONS_PER_CONNECTION) -> Any:
         """A connection to *host* with fewer than *sessions* users (opened if needed)."""
+        host = host.effective()
         pool = self._open.setdefault(_key(host), [])
         pool[:] = [entry for entry in pool if entry.usable()]
         # No await between choosing an entry and counting its user: concurrent
@@ -82,12 +86,37 @@ class _Connections:
             peak = max(self.peak_handshakes.get(host.name, 0), self._in_flight[key])
             self.peak_handshakes[host.name] = peak
             try:
-                return await open_connection(host)
+                return await self._through_jump(host)
             finally:
                 self._in_flight[key] -= 1
 
+    async def _through_jump(self, host: SSHHost) -> Any:
+        """Connect to *host*, through a pooled connection to its jump host if it has one;
+        that connection is given back when the tunnelled one closes."""
+        from clusterbench.launchers.ssh.sshconfig import jump_host
+
+        jump = jump_host(host)
+        if jump is None:
+            return await open_connection(host)
+        tunnel = await self.acquire(jump)
+        try:
+            connection = await open_connection(host, tunnel, via=jump)
+        except BaseException:
+            self.release(jump, tunnel)
+            raise
+        self.jumps[host.name] = jump.name
+        asyncio.ensure_future(self._release_when_closed(connection, jump, tunnel))
+        return connection
+
+    async def _release_when_closed(self, connection: Any, jump: SSHHost, tunnel: Any) -> None:
+        try:
+            await connection.wait_closed()
+        finally:
+            self.release(jump, tunnel)
+
     def release(self, host: SSHHost, connection: Any) -> None:
         """Give *connection* back; it closes when its last user is gone."""
+        host = host.effective()
         pool = self._open.get(_key(host), [])
         for entry in pool:
             if entry.connection() is connection:
@@ -99,6 +128,7 @@ class _Connections:
 
     def count(self, host: SSHHost) -> int:
         """Open connections to *host* (from this event loop)."""
+        host = host.effective()
         return len(self._open.get(_key(host), []))
 
 
@@ -115,12 +145,17 @@ def _key(host: SSHHost) -> tuple:
 CONNECTIONS = _Connections()
 
 
-async def open_connection(host: SSHHost) -> Any:
-    """Connect to *host*, translating every asyncssh/OS failure into one-line LaunchError."""
+async def open_connection(host: SSHHost, tunnel: Any = None, via: SSHHost | None = None
+                          ) -> Any:
+    """Connect to *host* (resolved through its SSH config), directly or through the open
+    connection *tunnel* to the jump host *via*; every asyncssh/OS failure becomes a
+    one-line LaunchError."""
     import asyncssh
 
+    host = host.effective()
     try:
-        return await asyncssh.connect(host.address, **connect_options(host))
+        return await asyncssh.connect(host.ssh_target(), tunnel=tunnel,
+                                      **connect_options(host))
     except asyncssh.HostKeyNotVerifiable:
         known = host.known_hosts or "~/.ssh/known_hosts"
         raise LaunchError(
@@ -139,8 +174,10 @@ async def open_connection(host: SSHHost) -> Any:
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, asyncio.TimeoutError):
             reason = f"timed out after {host.connect_timeout:g} s"
+        through = f" through {via.name} ({via.address}:{via.port})" if via else ""
         raise LaunchError(
-            f"host {host.name!r}: cannot connect to {host.address}:{host.port} ({reason})"
+            f"host {host.name!r}: cannot connect to {host.address}:{host.port}{through} "
+            f"({reason})"
         ) from None
 
 

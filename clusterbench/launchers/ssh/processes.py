@@ -2,7 +2,11 @@
 
 :class:`SSHWorker` and :class:`SSHScheduler` are distributed ``ProcessInterface``\\ s:
 started under a PTY over a shared connection, their PID recorded in the session
-directory, stopped by that PID (OpenSSH does not forward signals, distributed#3420).
+directory.  OpenSSH does not forward signals (distributed#3420), so they are stopped by
+hanging up their PTY: SIGHUP to the process group, from the kernel, with no command run
+on the host.  ``down``'s sweep (:func:`sweep_host`, one command per host) then waits
+for the session's processes to be gone, SIGKILLs any left and removes the session
+directory.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any
 from distributed.deploy.spec import ProcessInterface
 
 from clusterbench.errors import CommandError, LaunchError
-from clusterbench.inventory.model import SSHHost
 from clusterbench.launchers.ssh.commands import (
     _self_excluding,
     _self_excluding_glob,
@@ -25,21 +28,26 @@ from clusterbench.launchers.ssh.commands import (
     worker_command,
 )
 from clusterbench.launchers.ssh.connections import CONNECTIONS, run_remote
+from clusterbench.launchers.ssh.host import SSHHost
 
-STOP_GRACE = 5.0
-#: Longest wait for one remote command of a stop (a kill, a leftover check): a host whose link
-#: is cut must not hold `down` for the minutes TCP takes to give up.
+STOP_GRACE = 3.0  # kept for importers; close() no longer waits (see _RemoteProcess.close)
+#: Longest wait for one remote command of a stop (a leftover check): a host whose link is
+#: cut must not hold `down` for the minutes TCP takes to give up.
 REMOTE_STOP_SECONDS = 5.0
+#: Bound of one host's whole sweep: a shell and its rc files on a 0.06-CPU host take 2-5 s.
+SWEEP_SECONDS = 8.0
 SCHEDULER_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
+#: How long ``down``'s leftover check waits for processes of the session to exit.
+LEFTOVER_WAIT = 2.0
 
 
 class _RemoteProcess(ProcessInterface):
-    """One long-running process on an SSH host, started under a PTY, stopped by PID.
+    """One long-running process on an SSH host, started under a PTY, stopped by hanging
+    the PTY up.
 
     Subclasses give the command and a *role* (worker name or ``scheduler``): the
-    command records its PID in ``<session dir>/<role>.pid`` so that ``close`` can
-    signal exactly that process (OpenSSH does not forward signals, distributed#3420).
+    command records its PID in ``<session dir>/<role>.pid``.
     """
 
     def __init__(self, host: SSHHost, session: str, role: str, command: str,
@@ -86,34 +94,21 @@ class _RemoteProcess(ProcessInterface):
         return self.failure
 
     async def close(self) -> None:
-        """SIGTERM the recorded PID, SIGKILL after a grace period, drop the channel."""
-        if self._process is not None and self._process.exit_status is None:
-            # A host that does not answer the TERM within REMOTE_STOP_SECONDS (a cut link)
-            # is not waited for again: `down` reports it as not verified instead.
-            if await self._signal("TERM"):
-                try:
-                    await asyncio.wait_for(self._process.wait_closed(), STOP_GRACE)
-                except asyncio.TimeoutError:
-                    await self._signal("KILL")
+        """Hang up the process's PTY and drop the channel; no command runs on the host.
+
+        Closing the channel makes sshd close the PTY, and the kernel sends SIGHUP to the
+        process group on it: the worker and anything it started end at once (a dask
+        worker handles only SIGINT/SIGTERM, by a graceful close that took ~3 s on a
+        0.06-CPU host, and every ``kill`` over SSH costs the host a shell and its rc
+        files: 2-5 s there).  ``down``'s sweep (:func:`sweep_host`) then confirms, per
+        host, that the session's processes are gone.
+        """
+        if self._process is not None:
             self._process.close()
         if self._connection is not None:
             CONNECTIONS.release(self.host, self._connection)
             self._connection = None
         await super().close()
-
-    async def _signal(self, signal: str) -> bool:
-        """Send *signal* to the recorded PID; False when the host did not answer in time."""
-        pid_file = shlex.quote(f"{session_dir(self.session)}/{self.role}.pid")
-        # The connection may be gone; the PTY hang-up then stops the process.
-        try:
-            await asyncio.wait_for(
-                self._connection.run(f"kill -{signal} $(cat {pid_file}) 2>/dev/null",
-                                     check=False), REMOTE_STOP_SECONDS)
-        except asyncio.TimeoutError:
-            return False
-        except Exception:  # noqa: BLE001 - a closed connection: the PTY hang-up stops it
-            return True
-        return True
 
 
 class SSHWorker(_RemoteProcess):
@@ -262,19 +257,37 @@ async def copy_credentials(connection: Any, host: SSHHost, session: str,
                               f"{(result.stderr or '').strip()[-200:]})")
 
 
+async def sweep_host(host: SSHHost, session: str) -> list[str]:
+    """``down``'s check of *host*, one remote command: wait up to :data:`LEFTOVER_WAIT`
+    for the session's processes to exit (polled), list those left (the result: PIDs and
+    command lines), SIGKILL them and remove the session directory."""
+    pattern = _self_excluding(session)
+    head, _, name = session_dir(session).rpartition("/")
+    tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
+    # rm runs in the parent directory: its own command line then does not contain the
+    # session path, which another lab host's check (one PID space) would report.
+    command = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
+               f"do i=$((i+1)); sleep {POLL_SECONDS}; done; pgrep -af -- {pattern}; "
+               f"pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
+               f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
+    from clusterbench.launchers.ssh.control import run_in_shell
+
+    output = await run_in_shell(host, session, command, SWEEP_SECONDS)
+    if output is None:  # no shell kept open for it: a command of its own
+        output = (await run_remote(host, command, timeout=SWEEP_SECONDS)).stdout
+    return [line for line in (output or "").splitlines() if line.strip()]
+
+
 async def leftover_processes(host: SSHHost, session: str) -> list[str]:
-    """PIDs and command lines of our processes still alive on *host* (for ``down``)."""
+    """PIDs and command lines of our processes still alive on *host*."""
     result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true",
                               timeout=REMOTE_STOP_SECONDS)
     return [line for line in (result.stdout or "").splitlines() if line.strip()]
 
 
 async def kill_leftovers(host: SSHHost, session: str) -> None:
-    """Last resort of ``down``: kill anything tagged with *session* and remove its scratch dir."""
-    # The shell running this command has the whole command in its own command line, so
-    # neither half may spell the session directory literally, or pkill kills that shell
-    # before rm runs (it did: scratch directories piled up on every host).  The glob
-    # ``[c]lusterbench-...`` expands to the directory but does not match the pattern.
+    """Kill anything tagged with *session* and remove its scratch dir (the glob
+    ``[c]lusterbench-...`` expands to the directory but does not match the pattern)."""
     await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; "
                            f"rm -rf {_self_excluding_glob(session)}; true",
                      timeout=REMOTE_STOP_SECONDS)

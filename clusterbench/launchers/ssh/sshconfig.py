@@ -1,0 +1,130 @@
+"""The OpenSSH client config of SSH hosts, read by asyncssh's own parser.
+
+asyncssh applies ``~/.ssh/config`` when it connects (``Host`` patterns, ``Match``,
+``Include``, ``%`` tokens); clusterbench needs the same answers before it connects:
+the address a worker binds to and the scheduler listens on is the ``HostName``, not
+the alias, and ``inventory check`` / ``up --dry-run`` show where every value came
+from.  The inventory's fields win over the config, as options on ``ssh``'s command
+line do.  ``ProxyJump`` is opened by :mod:`.connections` (not by asyncssh), so that
+the jump host's connections are pooled, bounded by its ``max_startups`` and closed on
+``down`` like every other.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from clusterbench.errors import InventoryError
+from clusterbench.launchers.ssh.host import SSHHost
+
+DEFAULT_CONFIG = "~/.ssh/config"
+INVENTORY = "inventory"
+
+
+def config_paths(host: SSHHost) -> list[Path]:
+    """The config files asyncssh reads for *host*: ``ssh_config:`` (like ``ssh -F``), else
+    ``~/.ssh/config`` when it is readable (asyncssh's own default)."""
+    if host.ssh_config:
+        return [Path(host.ssh_config).expanduser()]
+    default = Path(DEFAULT_CONFIG).expanduser()
+    return [default] if os.access(default, os.R_OK) else []
+
+
+def lookup(host: SSHHost, target: str) -> dict[str, Any]:
+    """``HostName``, ``Port``, ``User``, ``IdentityFile`` and ``ProxyJump`` for *target*
+    from *host*'s config files (absent options are missing from the result).
+
+    Raises
+    ------
+    InventoryError
+        A config file cannot be read or parsed.
+    """
+    from asyncssh.config import SSHClientConfig
+
+    paths = config_paths(host)
+    try:
+        config = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
+                                      (), target, ())
+    except (OSError, ValueError) as exc:  # asyncssh's ConfigParseError is a ValueError
+        where = ", ".join(str(p) for p in paths)
+        raise InventoryError(f"host {host.name!r}: ssh_config {where}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+    found = {option: config.get(option) for option in
+             ("Hostname", "Port", "User", "IdentityFile", "ProxyJump")}
+    return {option: value for option, value in found.items() if value not in (None, [], ())}
+
+
+def resolve(host: SSHHost) -> SSHHost:
+    """*host* with its connection settings resolved through its SSH config (see module)."""
+    target = host.address or host.name
+    found = lookup(host, target)
+    given = host.model_fields_set
+    label = f"ssh_config {_shown(config_paths(host))}"
+    sources: list[tuple[str, str, str]] = []
+
+    def pick(field: str, option: str, default: Any, default_origin: str) -> Any:
+        if field in given and field != "address":
+            value, origin = getattr(host, field), INVENTORY
+        elif option in found:
+            value, origin = found[option], f"{label}: {option.replace('Hostname', 'HostName')}"
+        else:
+            value, origin = default, default_origin
+        if value not in (None, (), []):
+            shown = " ".join(value) if isinstance(value, list | tuple) else str(value)
+            sources.append((field, shown, origin))
+        return value
+
+    address = pick("address", "Hostname", target,
+                   INVENTORY if "address" in given else "name")
+    port = pick("port", "Port", 22, "default")
+    user = pick("user", "User", None, "default")
+    identity = host.identity  # only the inventory's are passed; asyncssh reads the config's
+    if host.identity:
+        sources.append(("identity", " ".join(host.identity), INVENTORY))
+    elif "IdentityFile" in found:
+        sources.append(("identity", " ".join(found["IdentityFile"]), f"{label}: IdentityFile"))
+    jump = pick("proxy_jump", "ProxyJump", None, "default")
+    if isinstance(jump, str) and jump.lower() == "none":
+        jump = None
+    resolved = host.model_copy(update={"address": str(address), "port": int(port),
+                                       "user": user, "identity": identity,
+                                       "proxy_jump": jump})
+    resolved._target = target
+    resolved._sources = tuple(sources)
+    return resolved
+
+
+def _shown(paths: list[Path]) -> str:
+    home = str(Path.home())
+    text = ", ".join(str(p) for p in paths) or "(none)"
+    return text.replace(home, "~", 1) if text.startswith(home) else text
+
+
+def jump_host(host: SSHHost) -> SSHHost | None:
+    """The host to tunnel through to reach the resolved *host* (its last ``ProxyJump``
+    hop; earlier hops become that host's own ``proxy_jump``), or None."""
+    if not host.proxy_jump:
+        return None
+    *before, last = [hop.strip() for hop in host.proxy_jump.split(",") if hop.strip()]
+    user, _, rest = last.rpartition("@")
+    address, port = rest, None
+    match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", rest)
+    if match:
+        address, port = match.group(1), int(match.group(2))
+    fields: dict[str, Any] = {
+        "launcher": "ssh", "name": re.sub(r"[^A-Za-z0-9_.-]", "_", address) or "jump",
+        "address": address, "known_hosts": host.known_hosts, "ssh_config": host.ssh_config,
+        "connect_timeout": host.connect_timeout}
+    if user:
+        fields["user"] = user
+    if port:
+        fields["port"] = port
+    fields["proxy_jump"] = ",".join(before) if before else "none"
+    jump = SSHHost(**fields)
+    if "IdentityFile" not in lookup(jump, address) and host.identity:
+        jump = jump.model_copy(update={"identity": host.identity})  # the target's key
+    return jump.effective()

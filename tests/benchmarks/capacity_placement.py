@@ -1,0 +1,149 @@
+"""Does capacity-aware placement make mismatched machines pay off?
+
+Run (root, Linux, sshd installed; on a quiet machine: say its load with the numbers)::
+
+    python -m tests.benchmarks.capacity_placement [--spec fast:1x0.8cpu,slow:4x0.2cpu]
+        [--size small] [--repeats 3] [--out docs/capacity_placement]
+
+One virtual lab, the fast host first (``--order fastest-first``), one ``clusterbench run``
+sweeping 1..N workers with ``distributed`` and ``distributed-capacity`` side by side
+(interleaved repeats, the same calibration) for montecarlo and randomforest.blocks.
+Printed per workload, mode and worker count: median, speedup over the mode's 1-worker
+point, the capacity-weighted ideal, their ratio (goal: ``distributed-capacity`` at
+>= 85 % of the ideal at every count) and the time against the fastest host alone (goal:
+never slower).  The run's verdict sentences (with the recommended worker set) follow.
+Every number comes from the run directory through clusterbench's own analysis.  The lab
+is always torn down; only its own addresses and loopback are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from clusterbench.lab import Lab, down
+from clusterbench.lab.inventory import inventory_data
+from tests.fixtures.lab import free_subnet, unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SPEC = "fast:1x0.8cpu,slow:4x0.2cpu"
+GOAL = 0.85
+MODES = ("distributed", "distributed-capacity")
+
+
+def run_sweep(inventory: Path, results: Path, size: str, repeats: int, workers: int) -> Path:
+    """One ``clusterbench run`` of both modes over 1..*workers*; its run directory."""
+    scenario = results / "scenario.yml"
+    scenario.write_text(yaml.safe_dump({
+        "name": "capacity-placement", "size": size, "schedulers": list(MODES),
+        "workers": f"1..{workers}", "repeats": repeats, "warmup": 1, "seed": 0,
+        "order": "fastest-first", "workloads": ["montecarlo", "randomforest.blocks"],
+    }))
+    subprocess.run([sys.executable, "-m", "clusterbench", "run", str(scenario), "-i",
+                    str(inventory), "--results-dir", str(results)], cwd=ROOT, check=True)
+    (run_dir,) = results.glob("*-capacity-placement-*")
+    return run_dir
+
+
+def table(run_dir: Path) -> tuple[list[dict], list[str]]:
+    """Rows per workload, mode and worker count, and the verdict sentences."""
+    from clusterbench.analysis.fits import scaling_fits
+    from clusterbench.analysis.speedup import summarize
+    from clusterbench.analysis.verdict import verdicts
+    from clusterbench.results.store import RunStore
+
+    store = RunStore(run_dir)
+    summary = summarize(store.records(), store.environment())
+    summary = summary[summary["scheduler"].isin(MODES)]
+    alone = {(r["workload"], r["scheduler"]): r["median"]
+             for r in summary[summary["workers"] == 1].to_dict("records")}
+    rows = [{"workload": r["workload"], "mode": r["scheduler"], "workers": int(r["workers"]),
+             "median": r["median"], "speedup": r["speedup"], "ideal": r["ideal_capacity"],
+             "of_ideal": r["speedup"] / r["ideal_capacity"],
+             "vs_fastest_alone": alone[(r["workload"], r["scheduler"])] / r["median"],
+             "cv": r["cv"]} for r in summary.to_dict("records")]
+    sentences = [v.sentence for v in verdicts(summary, scaling_fits(summary))]
+    return rows, sentences
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("| workload | mode | workers | median s | speedup | capacity ideal | of ideal "
+          "| vs fastest alone | CV |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['workload']} | {r['mode']} | {r['workers']} | {r['median']:.2f} "
+              f"| {r['speedup']:.2f}× | {r['ideal']:.2f}× | {r['of_ideal']:.0%} "
+              f"| {r['vs_fastest_alone']:.2f}× | {r['cv']:.0%} |")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Speedup of both modes against the capacity-weighted ideal, one panel per workload."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    workloads = sorted({r["workload"] for r in rows})
+    figure = Figure(figsize=(5 * len(workloads), 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    for ax, workload in zip(figure.subplots(1, len(workloads), squeeze=False)[0], workloads,
+                            strict=True):
+        for mode, marker in zip(MODES, "os", strict=True):
+            own = sorted((r for r in rows if r["workload"] == workload and r["mode"] == mode),
+                         key=lambda r: r["workers"])
+            ax.plot([r["workers"] for r in own], [r["speedup"] for r in own], marker=marker,
+                    label=mode)
+        ideal = sorted((r for r in rows if r["workload"] == workload
+                        and r["mode"] == MODES[1]), key=lambda r: r["workers"])
+        ax.plot([r["workers"] for r in ideal], [r["ideal"] for r in ideal], "k--",
+                label="capacity-weighted ideal")
+        ax.axhline(1.0, color="0.6", lw=0.8)
+        ax.set(title=workload, xlabel="workers (fastest first)",
+               ylabel="speedup over the fastest host alone")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    figure.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default=DEFAULT_SPEC)
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="docs/capacity_placement", help="stem of .png/.json")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # reach the lab's teardown
+    workdir = Path(tempfile.mkdtemp(prefix="capacity-placement-"))
+    state = Lab(unique_name()).up(args.spec, workdir / "lab", subnet=free_subnet())
+    try:
+        inventory = workdir / "lab.yml"
+        inventory.write_text(yaml.safe_dump(inventory_data(state), sort_keys=False))
+        started = time.perf_counter()
+        run_dir = run_sweep(inventory, workdir, args.size, args.repeats,
+                            sum(h.workers for h in state.hosts))
+        rows, sentences = table(run_dir)
+    finally:
+        down(state)
+    print(f"\n{args.spec}, {args.size}, {args.repeats} repeats "
+          f"({time.perf_counter() - started:.0f} s, {run_dir})")
+    print_rows(rows)
+    print("\n" + "\n".join(sentences))
+    out = ROOT / args.out
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "verdicts": sentences},
+                                                   indent=1) + "\n")
+    plot(rows, out.with_suffix(".png"))
+    placed = [r for r in rows if r["mode"] == MODES[1] and r["workers"] > 1]
+    print(f"\ndistributed-capacity: worst {min(r['of_ideal'] for r in placed):.0%} of the "
+          f"capacity-weighted ideal (goal >= {GOAL:.0%}); slowest vs the fastest host alone "
+          f"{min(r['vs_fastest_alone'] for r in placed):.2f}× (goal >= 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

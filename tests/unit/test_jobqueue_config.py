@@ -1,0 +1,106 @@
+"""Queue hosts take their defaults from dask's ``jobqueue.<system>`` config, as dask-jobqueue
+does; the inventory wins; clusterbench's old defaults are the last fallback (pure)."""
+
+from __future__ import annotations
+
+import copy
+
+import dask.config
+import pytest
+import yaml
+
+from clusterbench.errors import InventoryError
+from clusterbench.launchers.base import SpecContext
+from clusterbench.launchers.jobqueue import SGE, SLURM, QueueHost
+from clusterbench.launchers.jobqueue.host import DEFAULT, INVENTORY
+
+CONTEXT = SpecContext(cluster="c")
+
+
+@pytest.fixture()
+def site_config(tmp_path, monkeypatch):
+    """A DASK_CONFIG-style directory with a jobqueue.yaml, loaded as dask loads it."""
+    directory = tmp_path / "dask"
+    directory.mkdir()
+    path = directory / "jobqueue.yaml"
+    path.write_text(yaml.safe_dump({"jobqueue": {
+        "slurm": {"cores": 4, "processes": 2, "memory": "8GB", "queue": "batch",
+                  "account": "proj1", "walltime": "02:00:00",
+                  "job-extra-directives": ["--exclusive"],
+                  "job-script-prologue": ["module load python"],
+                  "interface": "ib0", "local-directory": "/scratch",
+                  "log-directory": "/home/me/logs", "python": "/opt/venv/bin/python",
+                  "worker-extra-args": ["--lifetime", "1h"]},
+        "sge": {"project": "sgeproj", "cores": 2}}}))
+    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
+    saved = copy.deepcopy(dask.config.config)
+    dask.config.refresh(paths=dask.config.paths)
+    yield path
+    dask.config.config.clear()  # refresh() changed the global mapping in place
+    dask.config.config.update(saved)
+
+
+def test_bare_host_takes_everything_from_the_site_config(site_config):
+    host = QueueHost(name="hpc", launcher="slurm")
+    options = SLURM.job_options(host, CONTEXT)
+    assert (options["cores"], options["processes"], options["memory"]) == (4, 2, "8GB")
+    assert (options["queue"], options["account"], options["walltime"]) == (
+        "batch", "proj1", "02:00:00")
+    assert options["job_extra_directives"] == ["--exclusive"]
+    assert options["job_script_prologue"][-1] == "module load python"
+    assert options["job_script_prologue"][0] == "export OMP_NUM_THREADS=1"  # exports first
+    assert (options["interface"], options["local_directory"], options["log_directory"]) == (
+        "ib0", "/scratch", "/home/me/logs")
+    assert options["python"] == "/opt/venv/bin/python"
+    assert options["worker_extra_args"] == ["--lifetime", "1h"]
+    assert (host.worker_count, host.threads_per_worker) == (2, 2)
+    origins = host.origins()
+    assert origins["cores"] == f"dask config {site_config}"
+
+
+def test_inventory_fields_override_the_config(site_config):
+    host = QueueHost(name="hpc", launcher="slurm", cores=8, queue="debug", memory="1GB",
+                     job_extra_directives=["--qos=low"])
+    options = SLURM.job_options(host, CONTEXT)
+    assert (options["cores"], options["queue"], options["memory"]) == (8, "debug", "1GB")
+    assert options["processes"] == 2  # still the config's
+    assert options["job_extra_directives"] == ["--qos=low"]
+    assert host.origins()["queue"] == INVENTORY
+    lines = SLURM.sources(host)
+    assert "queue debug (inventory)" in lines
+    assert f"processes 2 (dask config {site_config})" in lines
+
+
+def test_dask_config_set_and_environment_variables_count_too(monkeypatch):
+    with dask.config.set({"jobqueue.slurm.cores": 3, "jobqueue.slurm.memory": "3GB"}):
+        host = QueueHost(name="hpc", launcher="slurm")
+        assert SLURM.job_options(host, CONTEXT)["cores"] == 3
+        assert host.origins()["memory"] == "dask config"
+    monkeypatch.setenv("DASK_JOBQUEUE__SLURM__CORES", "5")
+    with dask.config.set({"jobqueue.slurm.cores": 5}):  # what dask makes of the variable
+        assert QueueHost(name="hpc", launcher="slurm").origins()["cores"] == (
+            "env DASK_JOBQUEUE__SLURM__CORES")
+
+
+def test_without_config_the_old_defaults_remain():
+    host = QueueHost(name="hpc", launcher="slurm")
+    options = SLURM.job_options(host, CONTEXT)
+    assert (options["cores"], options["processes"], options["memory"]) == (1, 1, "1GB")
+    assert options["walltime"] == "00:30:00"
+    assert host.origins()["cores"] == DEFAULT
+    assert host.worker_count == 1
+
+
+def test_sge_reads_its_account_from_project(site_config):
+    host = QueueHost(name="grid", launcher="sge")
+    assert SGE.job_options(host, CONTEXT)["project"] == "sgeproj"
+
+
+def test_a_bad_config_value_names_its_file(site_config):
+    bad = r"field 'walltime': must be like .*'two hours' \(from dask config\)"
+    with dask.config.set({"jobqueue.slurm.walltime": "two hours"}), \
+            pytest.raises(InventoryError, match=bad):
+        SLURM.validate(QueueHost(name="hpc", launcher="slurm"), "inv.yml: hosts[0] 'hpc'")
+    with pytest.raises(InventoryError, match=r"processes \(2\) cannot exceed cores \(1\).*"
+                                             r"cores inventory"):
+        QueueHost(name="hpc", launcher="slurm", cores=1).effective()  # config: processes 2
