@@ -137,11 +137,11 @@ def plan_tasks(n_blocks: int, serial_seconds: float, slots: int, min_task_second
 
 def block_ranges(n_blocks: int, n_tasks: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: *n_blocks* fixed blocks split into *n_tasks* contiguous,
-    near-equal ranges (the task split never changes what a block computes)."""
-    import numpy as np
+    near-equal ranges (the task split never changes what a block computes); the split
+    every mode but ``distributed-capacity`` uses (``ctx.block_ranges``)."""
+    from clusterbench.runner.placement import equal_ranges
 
-    return [(int(part[0]), int(part[-1]) + 1)
-            for part in np.array_split(np.arange(n_blocks), n_tasks)]
+    return equal_ranges(n_blocks, n_tasks)
 
 
 def block_seed(seed: int, block: int) -> Any:
