@@ -30,6 +30,16 @@ COMMANDS = {
 }
 
 
+def add_ansible_selection(parser: argparse.ArgumentParser) -> None:
+    """``--group`` / ``--limit``: which hosts of an Ansible inventory."""
+    parser.add_argument("--group", action="append", metavar="NAME",
+                        help="Ansible inventory: only the hosts of this group (repeatable: "
+                             "their union)")
+    parser.add_argument("--limit", metavar="PATTERN",
+                        help="Ansible inventory: only the hosts this pattern selects, as "
+                             "`ansible --limit`")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every command."""
     parser = argparse.ArgumentParser(
@@ -58,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="preflight checks of every host of an inventory")
     doctor.add_argument("-i", "--inventory", required=True)
     doctor.add_argument("--timeout", type=float, default=30.0)
+    add_ansible_selection(doctor)
     return parser
 
 
@@ -81,7 +92,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--workers", help="worker counts, e.g. 1,2 or 1,2,4..max")
     run.add_argument("--schedulers", help="comma-separated modes: synchronous,threads,processes,"
                      "distributed,distributed-capacity,distributed-scatter,local-distributed")
-    run.add_argument("--size", help="tiny, small or full")
+    run.add_argument("--size", help="tiny, quick, small or full (default: the scenario's; "
+                                    "scaling: quick)")
     run.add_argument("--repeats", type=int)
     run.add_argument("--warmup", type=int)
     run.add_argument("--seed", type=int)
@@ -126,6 +138,7 @@ def _add_cluster(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--dry-run", action="store_true", help="print worker commands/job scripts")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for workers")
     up.add_argument("--insecure", action="store_true", help=INSECURE_HELP)
+    add_ansible_selection(up)
     status = sub.add_parser("status", help="show the cluster `up` started")
     status.add_argument("--json", action="store_true", help=JSON_HELP)
     down = sub.add_parser("down", help="stop everything `up` started")
@@ -138,14 +151,12 @@ def _add_inventory(sub: argparse._SubParsersAction) -> None:
     check = isub.add_parser("check", help="validate and print the resolved hosts")
     check.add_argument("file")
     check.add_argument("--json", action="store_true", help=JSON_HELP)
+    add_ansible_selection(check)
     imp = isub.add_parser("import-ansible", help="convert an Ansible inventory (INI or YAML)")
     imp.add_argument("file")
     imp.add_argument("-o", "--output", help="write here instead of stdout")
     imp.add_argument("--python", help="python on the hosts when the inventory names none")
-    imp.add_argument("--group", action="append", metavar="NAME",
-                     help="only the hosts of this group (repeatable: their union)")
-    imp.add_argument("--limit", metavar="PATTERN",
-                     help="only the hosts this pattern selects, as `ansible --limit`")
+    add_ansible_selection(imp)
     imp.add_argument("--scheduler-address", metavar="ADDRESS",
                      help="the scheduler's address (this machine's, reachable by the hosts)")
     imp.add_argument("--reader", choices=("auto", "ansible", "builtin"),

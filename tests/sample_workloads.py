@@ -45,7 +45,7 @@ def _nap(item: tuple[float, int]) -> int:
     return 1
 
 
-SIZES = {"tiny": {}, "small": {}, "full": {}}
+SIZES = {"tiny": {}, "quick": {}, "small": {}, "full": {}}
 SQUARES = Workload("squares", _prepare, _square_sum, _equal, SIZES, "sum of squares")
 WRONG = Workload("wrong", _prepare, _off_by_one, _equal, SIZES, "answers wrong in parallel")
 # Two naps of `params: {seconds: ...}` or $CLUSTERBENCH_TEST_NAP seconds: a known, real slowdown.

@@ -16,6 +16,7 @@ Anything unknown is NaN, never an exception: a report must redraw from any old r
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,12 +87,9 @@ class CapacityModel:
         chosen = set(names)
         if not chosen or not chosen <= self.workers.keys():
             return math.nan
-        total = 0.0
-        for host in {self.workers[name].host for name in chosen}:
-            alone = sum(self.workers[n].alone for n in chosen if self.workers[n].host == host)
-            together = sum(w.together for w in self.workers.values() if w.host == host)
-            total += _saturated(alone, together)
-        return total
+        together = self._together
+        return sum(_saturated(alone, together[host])
+                   for host, alone in self._alone_by_host(chosen).items())
 
     def shares(self, names: Sequence[str]) -> list[float]:
         """Each worker's part of ``C(S)`` for the set *names*, in that order (NaN if unknown).
@@ -101,16 +99,30 @@ class CapacityModel:
         """
         if not names or not set(names) <= self.workers.keys():
             return [math.nan] * len(names)
-        chosen = set(names)
+        alone = self._alone_by_host(set(names))
         shares = []
         for name in names:
             host = self.workers[name].host
-            mates = [n for n in chosen if self.workers[n].host == host]
-            alone = sum(self.workers[n].alone for n in mates)
-            together = sum(w.together for w in self.workers.values() if w.host == host)
-            part = self.workers[name].alone / alone if alone > 0 else math.nan
-            shares.append(_saturated(alone, together) * part)
+            part = self.workers[name].alone / alone[host] if alone[host] > 0 else math.nan
+            shares.append(_saturated(alone[host], self._together[host]) * part)
         return shares
+
+    def _alone_by_host(self, chosen: set[str]) -> dict[str, float]:
+        """``Σ capacity_alone`` of the *chosen* workers per host (one pass: O(workers))."""
+        alone: dict[str, float] = {}
+        for name in chosen:
+            worker = self.workers[name]
+            alone[worker.host] = alone.get(worker.host, 0.0) + worker.alone
+        return alone
+
+    @functools.cached_property
+    def _together(self) -> dict[str, float]:
+        """``Σ capacity`` of every worker per host, computed once: summing it per worker
+        of a set made :meth:`shares` quadratic in the workers."""
+        together: dict[str, float] = {}
+        for worker in self.workers.values():
+            together[worker.host] = together.get(worker.host, 0.0) + worker.together
+        return together
 
     def machine(self, k: int) -> float:
         """Machine capacity of *k* processes: the best of the capacity checks (a ceiling).

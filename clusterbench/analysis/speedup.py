@@ -71,6 +71,7 @@ SUMMARY_COLUMNS = [
     "errors",
     "changes",
     "worker_names",
+    "worker_order",
     "recommended_workers",
     "worker_activity",
 ]
@@ -146,7 +147,9 @@ def summarize(records: Sequence[Record],
         small" message.  ``failed`` counts unverified or erroring repeats and
         ``errors`` is the tuple of their distinct messages (``error: detail``);
         ``changed`` counts repeats whose executing worker set differed from the plan
-        and ``changes`` holds their notes.
+        and ``changes`` holds their notes.  ``worker_order`` is the sweep's order of
+        adding workers (``inventory``, ``fastest-first``, "" when not recorded), which
+        ``recommended_workers`` (see :mod:`clusterbench.analysis.recommend`) relies on.
     """
     if not records:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -161,6 +164,7 @@ def summarize(records: Sequence[Record],
     summary["serial_reference"], serial = _serial_reference(summary)
     summary["speedup_vs_serial"] = serial / _time_per_work(summary)
     summary["overhead_share"] = summary["tasks"] * summary["task_overhead_s"] / summary["median"]
+    summary["worker_order"] = _worker_order(environment)
     summary["recommended_workers"] = recommended_column(summary)
     return summary[SUMMARY_COLUMNS]
 
@@ -214,6 +218,13 @@ def median_activity(repeats: Sequence[Mapping[str, Mapping[str, float]]]
 def _scale(group: pd.DataFrame) -> float:
     scales = pd.to_numeric(group["scale"], errors="coerce").dropna()
     return float(scales.median()) if len(scales) else 1.0
+
+
+def _worker_order(environment: Mapping[str, Any] | None) -> str:
+    """The sweep's worker order (``inventory`` or ``fastest-first``; "" when unrecorded)."""
+    scenario = (environment or {}).get("scenario")
+    order = scenario.get("order") if isinstance(scenario, Mapping) else None
+    return order if isinstance(order, str) else ""
 
 
 def _names(column: pd.Series) -> tuple[str, ...]:

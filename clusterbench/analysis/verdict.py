@@ -28,6 +28,8 @@ MIN_EFFICIENCY = 0.5
 MIN_MARGINAL_GAIN = 0.05
 #: A fitted cap this much below the best measured speedup means the law does not fit.
 MISFIT = 1.05
+#: A fitted cap above this is no cap anyone can reach ("8.85e+12×" read as a number).
+NO_CAP = 1_000.0
 #: Predictions look this many workers ahead at most ("no stop in sight" beyond).
 PREDICTION_HORIZON = 100_000
 
@@ -235,7 +237,7 @@ def _fit_part(fit: Mapping[str, Any] | None, best: float) -> str:
     if fit["law"] == "gustafson":
         return f"{head} (Gustafson) keeps {1 - fraction:.0%} of each added capacity"
     cap = fit["max_speedup"]
-    return f"{head} caps it at {cap:.3g}×" if math.isfinite(cap) else f"{head} sets no cap"
+    return f"{head} caps it at {cap:.3g}×" if cap < NO_CAP else f"{head} sets no cap"
 
 
 def _stop_part(stop: tuple[int, str] | None, predicted: bool,

@@ -26,7 +26,8 @@ def check_workloads(scenario: Scenario) -> dict[str, str]:
         workload = resolve(choice.name)
         if choice.size not in workload.sizes:
             raise ScenarioError(f"workload {choice.name!r} has no size {choice.size!r}; "
-                                f"valid: {', '.join(workload.sizes)}")
+                                f"valid: {', '.join(workload.sizes) or 'none'}"
+                                f"{'; choose one with --size' if workload.sizes else ''}")
         # Here, not in prepare: a bad value must not cost a cluster start and a calibration.
         problem = workload.params_problem(dict(choice.params))
         if problem:
@@ -119,7 +120,8 @@ def environment_of(scenario: Scenario, inventory: Any, connection: Any) -> dict:
                      # the rest of what --resume needs to run the same scenario again
                      "workloads": [{"name": w.name, "size": w.size, "params": dict(w.params)}
                                    for w in scenario.workloads],
-                     "order": scenario.order, "timeout": scenario.timeout},
+                     "order": scenario.order, "timeout": scenario.timeout,
+                     "profile": scenario.profile},
         "inventory": {"source": inventory.source, "cluster": inventory.cluster,
                       "path": _absolute(inventory.source),
                       "hosts": [h.model_dump(mode="json") for h in inventory.hosts]},

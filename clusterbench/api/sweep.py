@@ -8,7 +8,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from clusterbench.api.cluster import (
     Connection,
@@ -33,6 +42,7 @@ from clusterbench.errors import DiskFullError
 from clusterbench.inventory.default import inventory_from
 from clusterbench.results.store import RunStore, new_run_id
 from clusterbench.runner.backends import ManagedCluster
+from clusterbench.runner.eta import SweepEstimate, clock_text
 from clusterbench.runner.execute import Sweep
 from clusterbench.runner.plan import Point, plan_points
 from clusterbench.runner.scenario import Scenario, load_scenario, narrow
@@ -61,7 +71,7 @@ def run_scenario(scenario: str | Path | Scenario, *, inventory: str | Path | Non
     workloads, schedulers : list of str or str, optional
         Narrow the scenario: names, as a list or comma-separated.
     size : str, optional
-        ``tiny``, ``small`` or ``full`` for every workload.
+        ``tiny``, ``quick``, ``small`` or ``full`` for every workload.
     workers : list of int or str, optional
         Worker counts, e.g. ``[1, 2]`` or ``"1,2,4..max"``.
     repeats, warmup, seed, stabilize, retries : int, optional
@@ -110,6 +120,8 @@ def run_scenario(scenario: str | Path | Scenario, *, inventory: str | Path | Non
                                 Path(results_dir))
     finally:
         close_backends({mode: b for mode, b in backends.items() if b is not cluster})
+        if cluster is not None:
+            cluster.release()  # left running for the caller: none of its workers paused
     return finish_run(store, records)
 
 
@@ -147,8 +159,9 @@ def _sweep(scenario: Scenario, inventory: Any, backends: dict[str, Any],
         environment["dashboard"] = dashboard_of(backends)
         store.write_environment(environment)
         checks = CapacityChecks(store, environment, capacity_width(points))
+        estimate = estimate_of(scenario, points, environment)
         records = execute(scenario, store, backends, calibration.task_overhead, points,
-                           checks.measure, environment)
+                           checks.measure, environment, estimate=estimate)
         checks.measure("end")
     except (KeyboardInterrupt, DiskFullError) as exc:
         note_resume(exc, store)
@@ -182,33 +195,70 @@ def quiet_interrupted_gather(record: logging.LogRecord) -> bool:
     return type(exc).__name__ not in ("AllExit", "CancelledError")
 
 
+def estimate_of(scenario: Scenario, points: list[Point],
+                environment: dict[str, Any]) -> SweepEstimate:
+    """The sweep's time estimate: the workloads' reference times, plus the two capacity
+    re-checks (as long as the one at the start)."""
+    from clusterbench.workloads.registry import resolve
+
+    serial = {p.workload.name: resolve(p.workload.name).reference_seconds.get(p.workload.size)
+              for p in points}
+    checks = environment.get("calibration", {}).get("capacity_checks") or [{}]
+    return SweepEstimate(points, scenario.repeats, scenario.warmup, serial,
+                         fixed=2 * float(checks[0].get("seconds") or 0.0))
+
+
+class EstimateColumn(ProgressColumn):
+    """The sweep's own estimate (:mod:`clusterbench.runner.eta`) when the task has one,
+    else rich's count-based one (a resumed sweep)."""
+
+    fallback = TimeRemainingColumn()
+
+    def render(self, task: Any) -> Text:
+        if "eta" not in task.fields:
+            return self.fallback.render(task)
+        return Text(task.fields["eta"], style="progress.remaining")
+
+
 def execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
              overheads: dict[str, float], points: list[Point],
              checkpoint: Callable[[str], None], environment: dict[str, Any],
              sweep_type: type[Sweep] = Sweep, total: int | None = None,
-             **options: Any) -> list:
+             estimate: SweepEstimate | None = None, **options: Any) -> list:
     """Run the sweep under a progress bar; *total* items (all planned ones by default),
-    *options* go to *sweep_type* (a resumed sweep's plan and position)."""
+    *estimate* its time (rich's count-based estimate when None), *options* go to
+    *sweep_type* (a resumed sweep's plan and position)."""
     from clusterbench.analysis.capacity import CapacityModel
 
     console = err()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
+               TextColumn("ETA"), EstimateColumn())
     reported: set[tuple] = set()
+    planned = total if total is not None else len(points) * scenario.repeats
+    if estimate is not None:
+        console.print(plan_line(scenario, points, estimate))
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=total if total is not None
-                                 else len(points) * scenario.repeats)
+        fields: dict[str, Any] = {} if estimate is None else {"eta": clock_text(estimate.first())}
+        task = progress.add_task(f"planned: {len(points)} points", total=planned, **fields)
+        current: list[Point] = []
 
         def listen(event: str, payload) -> None:  # noqa: ANN001
             if event == "item":
                 point, round_index = payload
-                progress.update(task, description=f"[bold]{point.label}[/] "
+                current[:] = [point]
+                # escaped: "montecarlo[tiny]" is not a style tag
+                progress.update(task, description=f"[bold]{escape(point.label)}[/] "
                                                   f"repeat {round_index + 1}")
             elif event == "prepare":
                 progress.update(task, description=f"preparing {payload} + serial reference")
             elif event == "extra":
                 progress.update(task, total=(progress.tasks[0].total or 0) + 1)
+                if estimate is not None:
+                    estimate.extra(payload)
             elif event == "record":
+                if estimate is not None and current:
+                    estimate.done(current[0])
+                    progress.update(task, eta=clock_text(estimate.remaining()))
                 progress.advance(task)
                 report_record(console, payload, reported)
 
@@ -217,6 +267,17 @@ def execute(scenario: Scenario, store: RunStore, backends: dict[str, Any],
                            checkpoint=checkpoint,
                            capacity=CapacityModel.from_environment(environment), **options)
         return sweep.run(points)
+
+
+def plan_line(scenario: Scenario, points: list[Point], estimate: SweepEstimate) -> str:
+    """``planned: 28 points × 2 repeats (+1 warm-up each) = 56 timed runs; about 2:40``."""
+    warmup = f" (+{scenario.warmup} warm-up each)" if scenario.warmup else ""
+    first = estimate.first()
+    how_long = ("; about " + clock_text(first) + " (from the workloads' reference times on "
+                "a 2-core machine)") if first is not None else \
+        "; time estimate after the first repeats (a workload states no reference time)"
+    return (f"planned: {len(points)} points × {scenario.repeats} repeats{warmup} = "
+            f"{len(points) * scenario.repeats} timed runs{how_long}")
 
 
 def report_record(console: Any, record: Any, reported: set[tuple]) -> None:

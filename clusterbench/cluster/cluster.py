@@ -9,6 +9,7 @@ deadline, turning every failure into one line that names the host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +24,10 @@ from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.launchers.base import WorkerSlot
 from clusterbench.launchers.registry import launcher_of
 
-POLL_SECONDS = 0.05  # registration poll; 0.1 s added ~50 ms on average to every bring-up
+POLL_SECONDS = 0.05  # kept for importers: registration is pushed (see wait_registered)
+#: How often a wait for registrations also looks at the workers' own processes (an
+#: early exit fails at once); a local check, no round trip to the scheduler.
+EXIT_CHECK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class InventoryCluster(SpecCluster):
         self.failures: dict[str, str] = {}
         kwargs.setdefault("silence_logs", logging.ERROR)
         kwargs.setdefault("asynchronous", True)
+        # Set whenever the scheduler pushes a worker added or removed (wait_registered).
+        self._roster_changed = asyncio.Event()
         super().__init__(scheduler=spec.scheduler, workers={}, name=name, **kwargs)
 
     async def _start(self) -> None:
@@ -68,10 +74,13 @@ class InventoryCluster(SpecCluster):
         # a point re-started a worker of that name within 15 s, the timer closed the new,
         # not yet registered one and the point waited out its whole timeout.  A worker that
         # really dies is caught by wait_registered (exit_failure) instead.
-        if op == "remove":
-            Cluster._update_worker_status(self, op, msg)
-            return
-        super()._update_worker_status(op, msg)
+        try:
+            if op == "remove":
+                Cluster._update_worker_status(self, op, msg)
+                return
+            super()._update_worker_status(op, msg)
+        finally:
+            self._roster_changed.set()
 
     async def use_workers(self, count: int, timeout: float = 120.0) -> list[ReadyWorker]:
         """Run exactly the first *count* workers of the inventory and wait until the
@@ -117,33 +126,55 @@ class InventoryCluster(SpecCluster):
     async def wait_registered(
         self, names: list[str], timeout: float, tolerate_failures: bool = False
     ) -> list[ReadyWorker]:
-        """Poll the scheduler until the workers of spec *names* are registered.
+        """Wait until the scheduler has registered the workers of spec *names*.
 
-        A worker whose process exited (or never started) fails fast with its
-        host, command, exit status and output tail.  With *tolerate_failures*
-        the failed ones are recorded in :attr:`failures` and the rest returned.
+        Registration is pushed: the scheduler streams every worker added or removed to
+        the cluster (distributed's ``subscribe_worker_status``), and this wakes on each
+        message; one ``identity`` call confirms the final set.  A worker whose process
+        exited (or never started) fails fast with its host, command, exit status and
+        output tail.  With *tolerate_failures* the failed ones are recorded in
+        :attr:`failures` and the rest returned.
         """
         expected = [slot for name in names for slot in self.inventory_spec.slots_of(name)]
         deadline = time.monotonic() + timeout
         while True:
-            registered = await self._registered()
+            self._roster_changed.clear()
             self._collect_failures(names)
             live = [s for s in expected if s.spec_name not in self.failures]
             if self.failures and not tolerate_failures:
                 raise LaunchError(next(iter(self.failures.values())))
-            others = set(registered) - {slot.name for slot in expected}
-            if all(slot.name in registered for slot in live) and not others:
-                return [ReadyWorker(slot, registered[slot.name]) for slot in live]
+            if _complete(await self._pushed(), expected, live):
+                registered = await self._registered()  # the scheduler's word, not a copy
+                if _complete(registered, expected, live):
+                    return [ReadyWorker(slot, registered[slot.name]) for slot in live]
             if time.monotonic() > deadline:
-                missing = [s.name for s in live if s.name not in registered]
-                message = await asyncio.to_thread(self._timeout_message, missing, timeout)
-                if not tolerate_failures:
-                    raise LaunchError(message)
-                for slot in live:
-                    if slot.name in missing:
-                        self.failures[slot.spec_name] = message
-                return [ReadyWorker(s, registered[s.name]) for s in live if s.name in registered]
-            await asyncio.sleep(POLL_SECONDS)
+                return await self._timed_out(expected, live, timeout, tolerate_failures)
+            await _woken(self._roster_changed, EXIT_CHECK_SECONDS)
+
+    async def _timed_out(self, expected: list[WorkerSlot], live: list[WorkerSlot],
+                         timeout: float, tolerate_failures: bool) -> list[ReadyWorker]:
+        """The registered part of *live* past the deadline (the rest recorded as failed),
+        or LaunchError naming the missing workers."""
+        registered = await self._registered()
+        if _complete(registered, expected, live):  # there, though no message said so
+            return [ReadyWorker(slot, registered[slot.name]) for slot in live]
+        missing = [s.name for s in live if s.name not in registered]
+        message = await asyncio.to_thread(self._timeout_message, missing, timeout)
+        if not tolerate_failures:
+            raise LaunchError(message)
+        for slot in live:
+            if slot.name in missing:
+                self.failures[slot.spec_name] = message
+        return [ReadyWorker(s, registered[s.name]) for s in live if s.name in registered]
+
+    async def _pushed(self) -> dict[str, str]:
+        """``{worker name: address}`` as the scheduler's pushed messages left it (asked
+        of the scheduler when the stream has ended: then this wait polls)."""
+        task = getattr(self, "_watch_worker_status_task", None)
+        if task is None or task.done():
+            return await self._registered()
+        workers = self.scheduler_info.get("workers", {})
+        return {str(w.get("name")): address for address, w in workers.items()}
 
     async def _registered(self) -> dict[str, str]:
         """``{worker name: address}`` as the scheduler sees it right now."""
@@ -187,6 +218,19 @@ class InventoryCluster(SpecCluster):
     def _failure_summary(self, ready: int, wanted: int) -> str:
         reasons = "; ".join(f"{name}: {msg}" for name, msg in self.failures.items())
         return f"only {ready} of {wanted} required workers started: {reasons}"
+
+
+def _complete(registered: dict[str, str], expected: list[WorkerSlot],
+              live: list[WorkerSlot]) -> bool:
+    """Every *live* slot is registered and no worker outside *expected* is."""
+    others = set(registered) - {slot.name for slot in expected}
+    return all(slot.name in registered for slot in live) and not others
+
+
+async def _woken(event: asyncio.Event, seconds: float) -> None:
+    """Return when *event* is set or after *seconds*, whichever comes first."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 def _start_failed(worker: Any) -> bool:

@@ -1,10 +1,12 @@
 """The detached process behind ``clusterbench up`` (see :mod:`.lifecycle`).
 
-Usage: ``python -m clusterbench.cluster.daemon INVENTORY STATE_FILE TIMEOUT [--insecure]``.
+Usage: ``python -m clusterbench.cluster.daemon INVENTORY STATE_FILE TIMEOUT [--insecure]
+[--group NAME]... [--limit PATTERN]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -37,12 +39,15 @@ from clusterbench.launchers.registry import launcher_for, launcher_of
 PUBLISH_SECONDS = 0.2
 
 
-async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool = False) -> int:
-    """Start the cluster, publish its state, wait for SIGTERM, stop everything."""
-    inventory = load_inventory(inventory_path)
+async def serve(inventory_path: str, path: Path, timeout: float, insecure: bool = False,
+                groups: tuple[str, ...] = (), limit: str | None = None) -> int:
+    """Start the cluster (an Ansible inventory's *groups*/*limit* hosts), publish its state,
+    wait for SIGTERM, stop everything."""
+    inventory = load_inventory(inventory_path, groups=groups, limit=limit)
     session = secrets.token_hex(4)
     credentials = _credentials(inventory, session, path, insecure)
     base = ClusterState(pid=os.getpid(), cluster=inventory.cluster, inventory=inventory_path,
+                        groups=groups, limit=limit,
                         session=session, security=security_label(inventory, insecure),
                         tls_dir=str(credentials.directory) if credentials else None,
                         scheduler_ssh=_ssh_target(inventory))
@@ -250,9 +255,18 @@ async def leftovers(inventory: Inventory, session: str) -> dict[str, list[str]]:
 
 
 def main(argv: list[str]) -> int:
-    inventory_path, state_path, timeout = argv[0], Path(argv[1]), float(argv[2])
+    parser = argparse.ArgumentParser(prog="clusterbench.cluster.daemon")
+    parser.add_argument("inventory")
+    parser.add_argument("state", type=Path)
+    parser.add_argument("timeout", type=float)
+    parser.add_argument("--insecure", action="store_true")
+    parser.add_argument("--group", action="append", default=[])
+    parser.add_argument("--limit")
+    args = parser.parse_args(argv)
+    state_path = args.state
     try:
-        return asyncio.run(serve(inventory_path, state_path, timeout, "--insecure" in argv[3:]))
+        return asyncio.run(serve(args.inventory, state_path, args.timeout, args.insecure,
+                                 tuple(args.group), args.limit))
     except ClusterbenchError as exc:
         # Raised before the cluster existed (inventory changed since `up` validated it):
         # `up` reports the one line, not the log's traceback.

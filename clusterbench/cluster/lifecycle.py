@@ -87,12 +87,16 @@ def _fresh(path: Path, seconds: float = 30.0) -> bool:
     return time.time() - path.stat().st_mtime < seconds
 
 
-def spawn_daemon(inventory_path: str, path: Path, timeout: float, insecure: bool = False) -> int:
-    """Start the detached daemon; its output goes to ``<state file>.log``."""
+def spawn_daemon(inventory_path: str, path: Path, timeout: float, insecure: bool = False,
+                 groups: tuple[str, ...] = (), limit: str | None = None) -> int:
+    """Start the detached daemon (*groups*/*limit*: an Ansible inventory's selected hosts);
+    its output goes to ``<state file>.log``."""
     log = open(path.with_suffix(".log"), "w", encoding="utf-8")  # noqa: SIM115 - child owns it
+    selection = [arg for group in groups for arg in ("--group", group)] \
+        + (["--limit", limit] if limit is not None else [])
     process = subprocess.Popen(
         [sys.executable, "-m", "clusterbench.cluster.daemon", inventory_path, str(path),
-         str(timeout), *(["--insecure"] if insecure else [])],
+         str(timeout), *(["--insecure"] if insecure else []), *selection],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     log.close()

@@ -69,6 +69,9 @@ class ClusterState:
         ``starting`` (claimed by ``up``, or workers starting), ``ready`` or ``failed``.
     inventory
         Absolute path of the inventory ``up`` was given.
+    groups, limit
+        The hosts ``up --group/--limit`` selected of an Ansible inventory (``down`` and
+        ``status`` read the inventory again with them).
     pid
         The daemon's PID (None until the daemon's first write).
     session
@@ -107,6 +110,8 @@ class ClusterState:
     cluster: str
     status: str = STARTING
     inventory: str | None = None
+    groups: tuple[str, ...] = ()
+    limit: str | None = None
     pid: int | None = None
     session: str | None = None
     security: str | None = None
@@ -165,6 +170,20 @@ class ClusterState:
         tuples = {k: tuple(data[k]) for k in _TUPLES if data.get(k) is not None}
         return cls(**(data | tuples | {"schema": SCHEMA_VERSION}))
 
+    def load_inventory(self) -> Any:
+        """The inventory ``up`` read (its ``--group``/``--limit`` selection applied).
+
+        Raises
+        ------
+        ClusterbenchError
+            No inventory recorded, or it no longer loads (moved, changed).
+        """
+        from clusterbench.inventory.load import load_inventory
+
+        if not self.inventory:
+            raise StateError(f"cluster {self.cluster!r}: no inventory recorded")
+        return load_inventory(self.inventory, groups=self.groups, limit=self.limit)
+
     def __getitem__(self, key: str) -> Any:
         """``state["address"]``: read access for code written against the old dict state
         (``running_cluster()`` callers); new code uses the attributes."""
@@ -177,7 +196,7 @@ class ClusterState:
         return replace(self, **changes)
 
 
-_TUPLES = ("workers", "queue_jobs", "left_out", "local_pids")
+_TUPLES = ("workers", "queue_jobs", "left_out", "local_pids", "groups")
 _FIELDS = frozenset(f.name for f in fields(ClusterState))
 
 

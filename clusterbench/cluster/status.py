@@ -70,10 +70,8 @@ def query_logs(state: ClusterState, registered: Iterable[str] = ()
     jobs = [job for job in state.queue_jobs if not set(job["workers"]) <= names]
     hosts: dict[str, Any] = {}
     if state.inventory and jobs:
-        from clusterbench.inventory.load import load_inventory
-
         try:
-            hosts = {host.name: host for host in load_inventory(state.inventory).hosts}
+            hosts = {host.name: host for host in state.load_inventory().hosts}
         except ClusterbenchError:
             hosts = {}
     by_host: dict[tuple[str, str], list[str]] = {}

@@ -21,7 +21,8 @@ INTERRUPT_GRACE = 8.0
 
 def up(args: argparse.Namespace) -> int:
     """Start the inventory's cluster in a detached daemon and print its workers."""
-    inventory = load_inventory(args.inventory)
+    groups, limit = tuple(args.group or ()), args.limit
+    inventory = load_inventory(args.inventory, groups=groups, limit=limit)
     if args.dry_run:
         return _dry_run(inventory, args.insecure)
     from clusterbench.cluster.validate import validate_for_up
@@ -30,7 +31,7 @@ def up(args: argparse.Namespace) -> int:
     _warn_if_insecure(inventory, args.insecure)
     path = lifecycle.claim(inventory.cluster, str(Path(args.inventory).resolve()))
     pid = lifecycle.spawn_daemon(str(Path(args.inventory).resolve()), path, args.timeout,
-                                 args.insecure)
+                                 args.insecure, groups, limit)
     err().print(f"starting cluster {inventory.cluster!r} ({inventory.total_workers} workers) ...")
     try:
         state = lifecycle.wait_ready(path, pid, args.timeout + 30)
@@ -245,7 +246,7 @@ def _check_hosts(state: ClusterState) -> dict[str, list[str]]:
     if not state.inventory or not state.session:
         return {}
     try:
-        inventory = load_inventory(state.inventory)
+        inventory = state.load_inventory()
     except ClusterbenchError as exc:
         return {"(inventory)": [f"{lifecycle.COULD_NOT_CHECK}: {exc}"]}
     return asyncio.run(leftovers(inventory, state.session))

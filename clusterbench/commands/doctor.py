@@ -15,7 +15,7 @@ from clusterbench.inventory.load import load_inventory
 def doctor(args: argparse.Namespace) -> int:
     """Check every host and the cluster's limits; exit 1 when any host fails (warnings,
     yellow, are advice)."""
-    inventory = load_inventory(args.inventory)
+    inventory = load_inventory(args.inventory, groups=tuple(args.group or ()), limit=args.limit)
     reports = asyncio.run(examine(inventory, args.timeout))
     table = Table(title=f"doctor: {inventory.cluster!r}")
     for column in ("host", "verdict", "python", "cpus", "arch", "problems / fixes"):

@@ -21,7 +21,7 @@ def check(args: argparse.Namespace) -> int:
     its resolved hosts."""
     from clusterbench.cluster.validate import validate_for_up
 
-    inventory = load_inventory(args.file)
+    inventory = load_inventory(args.file, groups=tuple(args.group or ()), limit=args.limit)
     validate_for_up(inventory)
     if getattr(args, "json", False):
         print_json(inventory_json(inventory))

@@ -407,15 +407,18 @@ def to_yaml(inventory: dict[str, Any]) -> str:
     return yaml.safe_dump(inventory, sort_keys=False)
 
 
-def load_ansible(path: Path) -> dict[str, Any]:
-    """What ``up FILE`` and ``inventory check FILE`` do with an Ansible file: convert it,
-    say which reader read it (stderr), and require the scheduler's address when a host is
-    not this machine (``clusterbench_scheduler_address``).
+def load_ansible(path: Path, groups: tuple[str, ...] = (),
+                 limit: str | None = None) -> dict[str, Any]:
+    """What ``up FILE`` and ``inventory check FILE`` do with an Ansible file: convert its
+    selected hosts, say which reader read it (stderr), and require the scheduler's address
+    when a host is not this machine (``clusterbench_scheduler_address``).
 
     Parameters
     ----------
     path
         The Ansible inventory file.
+    groups, limit
+        The selection, as :func:`import_ansible` takes it (``--group``, ``--limit``).
 
     Returns
     -------
@@ -429,7 +432,7 @@ def load_ansible(path: Path) -> dict[str, Any]:
     """
     from clusterbench.console import err
 
-    result = import_ansible(path)
+    result = import_ansible(path, groups=groups, limit=limit)
     inventory = result.inventory
     err().print(f"note: {path}: Ansible inventory, {result.reader}: "
                 f"{len(inventory['hosts'])} host(s)", markup=False, soft_wrap=True)

@@ -15,7 +15,7 @@ A host's own keys win over ``defaults``; a default a launcher does not know
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,16 @@ from clusterbench.suggest import did_you_mean
 _TOP_LEVEL = (set(Inventory.model_fields) - {"source"}) | {"defaults"}
 
 
-def load_inventory(path: str | Path) -> Inventory:
+def load_inventory(path: str | Path, *, groups: Sequence[str] = (),
+                   limit: str | None = None) -> Inventory:
     """Read, merge defaults into hosts, and validate an inventory file.
 
     An Ansible inventory (a ``.ini`` file, a file whose first line is an INI ``[group]``,
     or a YAML file of Ansible groups: :func:`~clusterbench.inventory.ansible.is_ansible_ini`,
     :func:`~clusterbench.inventory.ansible.is_ansible_document`) is read as Ansible reads it
-    (:mod:`clusterbench.inventory.ansible`).
+    (:mod:`clusterbench.inventory.ansible`); *groups* and *limit* select its hosts as
+    ``ansible --limit`` does (``up --group/--limit``), and are refused for a clusterbench
+    inventory (it has no groups).
 
     The file must be UTF-8 (or carry a byte-order mark), unique keys per mapping,
     bounded nesting and alias expansion (:mod:`clusterbench.inventory.safe_yaml`).
@@ -54,11 +57,15 @@ def load_inventory(path: str | Path) -> Inventory:
         One line naming the file, the host (index and name) and the field.
     """
     path = Path(path)
+    groups = tuple(groups)
     if is_ansible_ini(path):
-        return parse_inventory(load_ansible(path), source=str(path))
+        return parse_inventory(load_ansible(path, groups, limit), source=str(path))
     data = read_yaml(path, "inventory")
     if is_ansible_document(path, data):  # Ansible's INI or group mapping, not ``hosts:``
-        return parse_inventory(load_ansible(path), source=str(path))
+        return parse_inventory(load_ansible(path, groups, limit), source=str(path))
+    if groups or limit is not None:
+        raise InventoryError(f"{path}: --group and --limit select hosts of an Ansible "
+                             f"inventory; this is a clusterbench inventory (no groups)")
     return parse_inventory(data, source=str(path))
 
 

@@ -25,6 +25,7 @@ from clusterbench.report.markdown import (
     MODES_IMAGE,
     SPEEDUP_IMAGE,
     SPEEDUP_SVG,
+    STRAGGLERS_IMAGE,
     render_report,
 )
 from clusterbench.report.plots import (
@@ -33,6 +34,8 @@ from clusterbench.report.plots import (
     modes_figure,
     save_figure,
     speedup_figure,
+    straggler_points,
+    stragglers_figure,
 )
 from clusterbench.results.store import RunStore
 
@@ -64,6 +67,9 @@ class Report:
     warnings: tuple[str, ...] = ()
     #: The files of :attr:`files` that were not written (see :attr:`warnings`).
     unwritten: tuple[Path, ...] = ()
+    #: ``stragglers.png``: one small chart per cluster point of 2+ workers (None: the run
+    #: has no such point, and no file is written).
+    stragglers_png: Path | None = None
 
     @property
     def files(self) -> list[Path]:
@@ -74,6 +80,7 @@ class Report:
             self.speedup_svg,
             self.efficiency_png,
             self.modes_png,
+            *([self.stragglers_png] if self.stragglers_png else []),
             self.report_md,
             self.report_html,
         ]
@@ -94,10 +101,11 @@ def build_report(run_dir: Path) -> Report:
     -------
     Report
         Paths of ``summary.csv``, ``speedup.png``/``.svg``, ``efficiency.png``,
-        ``modes.png`` (grouped bars per mode), ``report.md`` and ``report.html`` (the same
-        content as one self-contained page, plots inlined as SVG; all inside *run_dir*)
-        with the summary and fit tables.  Each figure is drawn once and saved as PNG and as
-        SVG text (file and page).
+        ``modes.png`` (grouped bars per mode), ``stragglers.png`` (one small chart per
+        cluster point of 2+ workers, when the run has one), ``report.md`` and
+        ``report.html`` (the same content as one self-contained page, plots inlined as SVG;
+        all inside *run_dir*) with the summary and fit tables.  Each figure is drawn once
+        and saved as PNG and as SVG text (file and page).
 
     A file that cannot be written (a full disk, a plotting error) is named in the
     report's ``warnings`` and left out: records.jsonl is only read, never touched.
@@ -127,6 +135,7 @@ def build_report(run_dir: Path) -> Report:
         report_html=run_dir / REPORT_HTML,
         summary=summary,
         fits=fits,
+        stragglers_png=run_dir / STRAGGLERS_IMAGE if straggler_points(summary) else None,
     )
     profiles = _profiles(run_dir)
     #: SVG text of each plot by its image file, for report.html (a plot that failed is absent).
@@ -139,6 +148,7 @@ def build_report(run_dir: Path) -> Report:
         if svg is not None:
             save_figure(figure, svg, text)
 
+    stragglers = report.stragglers_png
     writes: list[tuple[tuple[Path, ...], Callable[[], object]]] = [
         ((report.summary_csv,), lambda: _replace(
             report.summary_csv, summary[CSV_COLUMNS].to_csv(index=False))),
@@ -146,6 +156,8 @@ def build_report(run_dir: Path) -> Report:
          lambda: plot(speedup_figure, report.speedup_png, report.speedup_svg)),
         ((report.efficiency_png,), lambda: plot(efficiency_figure, report.efficiency_png)),
         ((report.modes_png,), lambda: plot(modes_figure, report.modes_png)),
+        *([((stragglers,), lambda: plot(stragglers_figure, stragglers))]
+          if stragglers is not None else []),
         ((report.report_md,), lambda: _replace(
             report.report_md, render_report(summary, fits, environment, run_id, profiles))),
         ((report.report_html,), lambda: atomic_write(

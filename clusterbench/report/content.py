@@ -26,6 +26,7 @@ from clusterbench.report.document import (
     section,
     table,
 )
+from clusterbench.report.plots import straggler_points
 from clusterbench.report.sections import (
     capacity_section,
     fits_section,
@@ -48,6 +49,7 @@ MODES_IMAGE = "modes.png"
 SPEEDUP_IMAGE = "speedup.png"
 SPEEDUP_SVG = "speedup.svg"
 EFFICIENCY_IMAGE = "efficiency.png"
+STRAGGLERS_IMAGE = "stragglers.png"
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -206,12 +208,11 @@ def _modes_section(summary: pd.DataFrame) -> Section:
 
 def _stragglers_section(summary: pd.DataFrame) -> Section:
     """Per cluster point with 2+ workers: who finished last, and how long the others
-    waited for it (medians over counted repeats, from the scheduler's task stream)."""
+    waited for it (medians over counted repeats, from the scheduler's task stream), as a
+    table and as one small chart per point."""
     rows = []
-    for row in summary.to_dict("records"):
-        activity = row.get("worker_activity") or {}
-        if row["workers"] < 2 or len(activity) < 2:
-            continue
+    for row in straggler_points(summary):
+        activity = row["worker_activity"]
         last = min(activity, key=lambda name: activity[name].get("idle_end_s", math.inf))
         waits = sorted(((figures.get("idle_end_s", math.nan), name)
                         for name, figures in activity.items() if name != last), reverse=True)
@@ -225,12 +226,15 @@ def _stragglers_section(summary: pd.DataFrame) -> Section:
         "Who held each cluster point up: the worker that finished its last task last, its "
         "tasks and compute seconds, and how long the others sat idle at the end (longest "
         "first). Medians over the counted repeats, from the scheduler's task stream; ",
-        Code("worker_activity"), " in records.jsonl has every worker."]
+        Code("worker_activity"), " in records.jsonl has every worker. The chart draws "
+        "each point's workers: the bar ends where the worker's last task ended (red: the "
+        "one that finished last), the hatched part is its wait for the others."]
     headers = ["workload", "size", "mode", "workers", "median s", "finished last",
                "its tasks / busy s", "idle at the end"]
     return section("stragglers", Heading(2, "Stragglers"), Paragraph(note),
                    table(headers, rows, [False] * 3 + [True, True, False, True, False],
-                         name="stragglers"))
+                         name="stragglers"),
+                   Image(STRAGGLERS_IMAGE, "stragglers"))
 
 
 def _tasks_busy(figures: Mapping[str, float]) -> str:

@@ -13,13 +13,14 @@ from clusterbench.report.content import (
     MODES_IMAGE,
     SPEEDUP_IMAGE,
     SPEEDUP_SVG,
+    STRAGGLERS_IMAGE,
     report_sections,
 )
 from clusterbench.report.document import to_markdown
 from clusterbench.report.tables import markdown_table
 
-__all__ = ["EFFICIENCY_IMAGE", "MODES_IMAGE", "SPEEDUP_IMAGE", "SPEEDUP_SVG", "markdown_table",
-           "render_report"]
+__all__ = ["EFFICIENCY_IMAGE", "MODES_IMAGE", "SPEEDUP_IMAGE", "SPEEDUP_SVG", "STRAGGLERS_IMAGE",
+           "markdown_table", "render_report"]
 
 
 def render_report(

@@ -324,3 +324,93 @@ def plot_modes(summary: pd.DataFrame, path: Path) -> Path:
 
 def _mode_order(mode: str) -> tuple[int, str]:
     return (SCHEDULERS.index(mode) if mode in SCHEDULERS else len(SCHEDULERS), mode)
+
+
+#: Straggler charts drawn at most (a sweep of many points shows its first ones; the table
+#: and ``worker_activity`` in records.jsonl have them all).
+MAX_STRAGGLER_PANELS = 24
+_STRAGGLER_COLUMNS = 2
+_STRAGGLER_WIDTH = 5.2
+_ROW_INCHES = 0.32  # per worker bar
+#: Workers drawn per straggler chart: the ones that finished last (a bar and a label per
+#: worker of 256 made the report take minutes; records.jsonl has every worker).
+MAX_STRAGGLER_WORKERS = 16
+_IDLE_STYLE: dict[str, Any] = {"color": "0.85", "hatch": "///", "edgecolor": "0.6",
+                               "linewidth": 0}
+
+
+def straggler_points(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """Summary rows with a straggler view worth showing: 2+ workers, each one's activity.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`clusterbench.analysis.speedup.summarize`.
+
+    Returns
+    -------
+    list of dict
+        The rows, in the summary's order.
+    """
+    return [row for row in summary.to_dict("records")
+            if row["workers"] >= 2 and len(row.get("worker_activity") or {}) >= 2
+            and math.isfinite(float(row["median"]))]
+
+
+def stragglers_figure(summary: pd.DataFrame) -> Figure:
+    """One small chart per cluster point: per worker, when it finished its last task and
+    how long it then waited for the others (the figure behind ``stragglers.png``).
+
+    A worker's bar runs to ``median - idle_end_s`` (its last task's end, on the point's
+    median repeat) and is hatched to the median; the one that finished last is red.
+    """
+    points = straggler_points(summary)
+    if not points:
+        return _note_figure("Stragglers", "no cluster point with 2+ workers has a task stream")
+    shown = points[:MAX_STRAGGLER_PANELS]
+    columns = min(len(shown), _STRAGGLER_COLUMNS)
+    rows = [shown[i:i + columns] for i in range(0, len(shown), columns)]
+    heights = [max(min(len(row["worker_activity"]), MAX_STRAGGLER_WORKERS)
+                   for row in line) * _ROW_INCHES + 1.2 for line in rows]
+    figure = _figure((_STRAGGLER_WIDTH * columns, sum(heights)))
+    axes = figure.subplots(len(rows), columns, squeeze=False,
+                           gridspec_kw={"height_ratios": heights}).ravel()
+    for ax, row in zip(axes, shown, strict=False):
+        _straggler_panel(ax, row)
+    for spare in axes[len(shown):]:
+        figure.delaxes(spare)
+    more = f" (first {len(shown)} of {len(points)} points)" if len(points) > len(shown) else ""
+    figure.suptitle(f"Who held each point up: work until the last task ends, then idle{more}")
+    return figure
+
+
+def _straggler_panel(ax: Axes, row: dict[str, Any]) -> None:
+    activity = row["worker_activity"]
+    # The point's planned order (the sweep's), then any worker it did not plan.
+    names = [n for n in row.get("worker_names") or () if n in activity]
+    names += sorted(n for n in activity if n not in names)
+    median = float(row["median"])
+    everyone = len(names)
+    if everyone > MAX_STRAGGLER_WORKERS:  # the latest finishers, in the planned order
+        latest = set(sorted(names, key=lambda n: float(activity[n].get("idle_end_s", 0.0))
+                            )[:MAX_STRAGGLER_WORKERS])
+        names = [n for n in names if n in latest]
+    idle = [min(max(float(activity[n].get("idle_end_s", 0.0)), 0.0), median) for n in names]
+    last = min(range(len(names)), key=lambda i: idle[i])
+    finish = [median - wait for wait in idle]
+    ys = list(range(len(names)))[::-1]  # the first worker at the top
+    colors = ["tab:red" if i == last else "tab:blue" for i in range(len(names))]
+    ax.barh(ys, finish, color=colors, height=0.7)
+    ax.barh(ys, idle, left=finish, height=0.7, **_IDLE_STYLE)
+    for y, name in zip(ys, names, strict=True):
+        figures = activity[name]
+        ax.text(median * 1.01, y, f"{figures.get('tasks', math.nan):.0f} tasks, "
+                f"{figures.get('busy_s', math.nan):.2g} s busy", va="center",
+                fontsize="x-small")
+    ax.set_yticks(ys, names, fontsize="small")
+    ax.set_xlim(0, median * 1.45)  # room for the labels right of the bars
+    shown = f" ({len(names)} last of {everyone} workers)" if everyone > len(names) else ""
+    ax.set_title(f"{row['workload']} ({row['size']}) {row['scheduler']} ×{row['workers']}: "
+                 f"{median:.3g} s{shown}", fontsize="small")
+    ax.set_xlabel("seconds of the median repeat", fontsize="x-small")
+    ax.tick_params(axis="x", labelsize="x-small")

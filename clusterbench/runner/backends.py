@@ -108,6 +108,12 @@ class ManagedCluster:
         self._ready = sorted(ready, key=lambda w: self.worker_speed.get(w.slot.name,
                                                                         float("inf")))
 
+    def release(self) -> None:
+        """Every worker running again: a sweep pauses the workers outside its current
+        point, and a cluster given to ``run_scenario`` outlives the sweep."""
+        if self.client is not None:
+            _release(self.client)
+
     def close(self) -> None:
         """Stop every worker and the scheduler."""
         if self.client is not None:

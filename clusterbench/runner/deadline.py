@@ -46,6 +46,10 @@ T = TypeVar("T")
 DEADLINE_FACTOR = 10.0
 #: Shortest deadline: below it a hiccup of a shared machine could cut a healthy repeat.
 MIN_DEADLINE_SECONDS = 10.0
+#: Added to a point's warm-up deadline: workers that never ran the workload import it first
+#: (scikit-learn's first import took 11 s on a loaded lab host, more on a Raspberry Pi), and
+#: a tiny workload's 10 s floor cut those warm-ups on a mixed SSH + SLURM cluster.
+FIRST_USE_SECONDS = 60.0
 #: After cancelling, how long to wait for the work to give up before abandoning it.
 CANCEL_GRACE_SECONDS = 5.0
 #: How often the waiting thread checks that the scheduler is still connected.
@@ -116,6 +120,19 @@ def repeat_deadline(timeout: float, reference: float = math.nan, warmup: float =
         return Deadline(floor, f"the {floor:g} s minimum; {factor:g} × the {name} "
                                f"of {basis:.3g} s is less")
     return Deadline(seconds, f"{factor:g} × the {name} of {basis:.3g} s")
+
+
+def warmup_deadline(timeout: float, reference: float, warmups: int,
+                    first_use: float = FIRST_USE_SECONDS) -> Deadline:
+    """The deadline of a point's warm-up runs: a repeat's (from the serial *reference*) per
+    run, plus *first_use* seconds for the workers' first imports, capped by *timeout*."""
+    each = repeat_deadline(timeout, reference)
+    seconds = each.seconds * max(1, warmups) + first_use
+    if seconds >= timeout:
+        return Deadline(timeout, f"the scenario's timeout; {max(1, warmups)} × ({each.why}) "
+                                 f"+ {first_use:g} s for first imports is more")
+    return Deadline(seconds, f"{max(1, warmups)} × ({each.why}) + {first_use:g} s for the "
+                             f"workers' first imports")
 
 
 def run_guarded(work: Callable[[], T], deadline: Deadline, what: str,

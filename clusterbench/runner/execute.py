@@ -41,6 +41,7 @@ from clusterbench.runner.deadline import (
     repeat_deadline,
     run_guarded,
     scheduler_lost,
+    warmup_deadline,
 )
 from clusterbench.runner.modes import DISTRIBUTED_MODES, open_mode
 from clusterbench.runner.plan import Point, shuffled_round
@@ -254,6 +255,8 @@ class Sweep:
         """This repeat's deadline: from the serial reference, the point's warm-up and its
         slowest repeat so far, capped by the scenario's timeout."""
         warmups = self.scenario.warmup
+        if not warmups and not opened.seconds:  # no warm-up: the first repeat pays the imports
+            return warmup_deadline(self.scenario.timeout, opened.prepared.reference_seconds, 1)
         return repeat_deadline(self.scenario.timeout, opened.prepared.reference_seconds,
                                opened.warmup / warmups if warmups else math.nan,
                                max(opened.seconds, default=math.nan))
@@ -305,7 +308,8 @@ class Sweep:
                 logging.getLogger(name).setLevel(logging.CRITICAL)
             with contextlib.suppress(Exception):
                 backend.client.close(timeout=2)
-        return self._failure(point, str(exc), workers, **facts)
+        # marked: a resume runs this repeat again on a fresh cluster (runner.resume)
+        return self._failure(point, str(exc), workers, **facts, metrics={"scheduler_lost": True})
 
     def _scheduler_gone(self, point: Point) -> bool:
         backend = self.backends.get(point.scheduler)
@@ -399,8 +403,8 @@ class Sweep:
             return None
         client = options.get("client")
         try:
-            limit = repeat_deadline(self.scenario.timeout, prepared.reference_seconds)
-            limit = Deadline(limit.seconds * max(1, self.scenario.warmup), limit.why)
+            limit = warmup_deadline(self.scenario.timeout, prepared.reference_seconds,
+                                    self.scenario.warmup)
             warmup = self._guarded(client, lambda: self._warm_up(prepared, ctx), limit,
                                    "the warm-up", cancel=lambda: _cancel_local(ctx))
             return _Open(prepared, workers, ctx, warmup, stack, choice, scale)

@@ -54,6 +54,10 @@ PROC_CGROUP = Path("/proc/self/cgroup")
 MIN_SECONDS = 1.0
 #: Rounds of the per-worker measurement (cost: rounds × (most workers on a host + 1) s).
 WORKER_ROUNDS = 2
+#: Workers of one host measured alone, one after another: they share the host's cores, so
+#: alone each gets the same machine and more samples only cost time (a host of 256 workers
+#: took 2 × 256 s); the host's other workers get its best alone reading.
+ALONE_SAMPLES = 4
 #: Kernel iterations between clock reads: short enough that the overshoot past
 #: ``min_seconds`` stays small even on a slow or throttled host (README, "Measured here").
 CHUNK = 50_000
@@ -113,8 +117,10 @@ def measure_workers(
     """Capacity of every worker, alone and together, and one fingerprint per host.
 
     Alone phase: round i runs the kernel on the i-th worker of every host at once, so
-    workers of one host never overlap while different hosts run concurrently (cost:
-    the most workers any host has × *min_seconds*, times *rounds*).  Together phase: every worker at
+    workers of one host never overlap while different hosts run concurrently; only the
+    first ``ALONE_SAMPLES`` workers of a host run alone, the others get the host's best
+    alone reading (``alone_measured`` false), so the cost is at most ``ALONE_SAMPLES`` ×
+    *min_seconds* per round whatever the worker count.  Together phase: every worker at
     once, so workers that share cores show what they get under load.
 
     Parameters
@@ -149,19 +155,27 @@ def measure_workers(
     alone: dict[str, float] = {}
     together: dict[str, float] = {}
     for _ in range(rounds):  # noise only ever slows a round down: keep each worker's best
-        for round_ in itertools.zip_longest(*by_host.values()):
+        samples = [members[:ALONE_SAMPLES] for members in by_host.values()]
+        for round_ in itertools.zip_longest(*samples):
             _keep_best(alone, _rates(client, [w for w in round_ if w is not None],
                                      min_seconds))
         _keep_best(together, _rates(client, workers, min_seconds))
     prints = client.run(fingerprint, workers=[members[0][0] for members in by_host.values()])
-    hosts = {
-        host: {"fingerprint": prints.get(members[0][0]),
-               "workers": {name: _worker_entry(address, threads, alone[address],
-                                               together[address], reference_rate)
-                           for address, name, _, threads in members}}
-        for host, members in by_host.items()
-    }
+    hosts = {host: {"fingerprint": prints.get(members[0][0]),
+                    "workers": _host_entries(members, alone, together, reference_rate)}
+             for host, members in by_host.items()}
     return hosts, time.perf_counter() - start
+
+
+def _host_entries(members: Sequence[Worker], alone: dict[str, float],
+                  together: dict[str, float], reference: float) -> dict[str, dict[str, Any]]:
+    """``{name: entry}`` of one host's workers; a worker not measured alone gets the best
+    alone rate of its host's sampled workers (same cores, same machine)."""
+    host_alone = max((alone[m[0]] for m in members if m[0] in alone), default=0.0)
+    return {name: _worker_entry(address, threads, alone.get(address, host_alone),
+                                together[address], reference) | {"alone_measured":
+                                                                 address in alone}
+            for address, name, _, threads in members}
 
 
 def _keep_best(best: dict[str, float], rates: dict[str, float]) -> None:

@@ -9,9 +9,9 @@ workload's fixed blocks instead (pure arithmetic, here):
   their calibrated capacity, one contiguous range per worker thread, each range placed on
   its worker (``workers=[address]``, ``allow_other_workers=True``: a loose restriction, so
   the scheduler may still move it if that worker is gone or saturated);
-* the rest is a tail of small unplaced ranges (``TAIL_TASKS_PER_SLOT`` per slot) that
-  the scheduler's queue hands to whichever worker frees up first, absorbing calibration
-  error.
+* the rest is a tail of small unplaced ranges (``TAIL_TASKS_PER_SLOT`` per slot), each
+  handed to whichever worker frees up first (the mode's ``map`` submits the next one to
+  the worker whose task just finished), absorbing calibration error.
 
 Why ``workers=`` and not worker resources: resources would need every worker started with
 a resource count and would restrict tasks hard (no stealing, no fallback when a worker is
@@ -30,8 +30,10 @@ from dataclasses import dataclass
 
 #: Share of the blocks left for the unplaced tail.
 TAIL_SHARE = 0.2
-#: Tail tasks per slot (worker thread).
-TAIL_TASKS_PER_SLOT = 2
+#: Tail tasks per slot (worker thread): with the placed range, the 4 tasks per slot every
+#: workload plans (:data:`~clusterbench.workloads.base.TASKS_PER_SLOT`), so the report's
+#: "problem too small" flag means the same in both modes.
+TAIL_TASKS_PER_SLOT = 3
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ An item counts as done when a record of it exists that is not
 ``worker_set_changed``: a failed or unverified record is a result and is not run
 again (re-running until it passes would hide a flaky point).  A point whose failure
 has no time (it could not be opened, or its workload raised) is done altogether:
-the original sweep stops running such a point too.  Extra ``stabilize`` repeats are
-not re-planned on resume; a point that is still noisy is flagged by the report as
-usual.  Retries of a changed worker set work as in any run.
+the original sweep stops running such a point too.  The exception is the repeat that
+found its scheduler gone (``metrics.scheduler_lost``): the point did nothing wrong, so a
+resume, on a cluster that is up again, runs that repeat and the ones skipped after it.
+Extra ``stabilize`` repeats are not re-planned on resume; a point that is still noisy is
+flagged by the report as usual.  Retries of a changed worker set work as in any run.
 
 Comparing across the interruption is only fair on the same code, packages, machine
 and inventory: :func:`environment_changes` lists what moved (``--force`` resumes
@@ -151,7 +153,8 @@ def resume_plan(run_dir: Path | str) -> ResumePlan:
     return ResumePlan(
         run_dir=run_dir, environment=environment, scenario=scenario,
         inventory=inventory.get("path") or inventory.get("source") or "",
-        done=frozenset((record_key(r), r.round) for r in records if not r.worker_set_changed),
+        done=frozenset((record_key(r), r.round) for r in records
+                       if not r.worker_set_changed and not _scheduler_lost(r)),
         finished=frozenset(record_key(r) for r in records if _given_up(r)),
         position=max((r.position for r in records), default=0),
         torn=store.torn, recorded=frozenset(record_key(r) for r in records),
@@ -159,9 +162,14 @@ def resume_plan(run_dir: Path | str) -> ResumePlan:
 
 
 def _given_up(record: Record) -> bool:
-    """A failure without a time: the sweep ran no more repeats of that point."""
+    """A failure without a time: the sweep ran no more repeats of that point (unless the
+    cause was the scheduler, not the point)."""
     return bool(record.error) and not record.worker_set_changed \
-        and record.seconds != record.seconds  # NaN
+        and record.seconds != record.seconds and not _scheduler_lost(record)  # NaN
+
+
+def _scheduler_lost(record: Record) -> bool:
+    return bool(record.metrics.get("scheduler_lost"))
 
 
 def scenario_from_environment(environment: Mapping[str, Any], run_dir: Path) -> Scenario:
@@ -186,6 +194,7 @@ def scenario_from_environment(environment: Mapping[str, Any], run_dir: Path) -> 
             blas_threads=recorded.get("blas_threads", 1),
             order=recorded.get("order", "inventory"),
             timeout=float(recorded.get("timeout", 300.0)),
+            profile=bool(recorded.get("profile", False)),  # --profile holds for the rest too
             order_points=recorded["order_points"], stabilize=recorded["stabilize"],
             retries=recorded["retries"], scaling=recorded["scaling"],
             source=recorded["source"],

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-SIZES = ("tiny", "small", "full")
+SIZES = ("tiny", "quick", "small", "full")
 #: Tasks per slot when work is split: 4 lets slow workers shed load to fast ones.
 TASKS_PER_SLOT = 4
 
@@ -70,6 +70,10 @@ class Workload:
         The size parameter that grows in proportion to the workers' capacity in a
         weak-scaling sweep (``n_paths``, ``n_estimators``); None: the workload
         cannot scale weakly.
+    reference_seconds
+        ``{size: seconds}``: the serial time of each size on the project's 2-core
+        development machine.  Only the sweep's first time estimate (before any point ran)
+        uses it; a workload without it gets an estimate once its first repeats finish.
     params_model
         The ``params`` a scenario may give, as a
         :class:`~clusterbench.workloads.params.WorkloadParams` subclass (names and
@@ -87,6 +91,7 @@ class Workload:
     baseline: str | None = None
     weak_param: str | None = None
     params_model: type[BaseModel] | None = None
+    reference_seconds: Mapping[str, float] = field(default_factory=dict)
 
     def params_problem(self, params: Mapping[Any, Any]) -> str | None:
         """What is wrong with a scenario's *params* for this workload (one line), or None;

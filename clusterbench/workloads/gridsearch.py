@@ -57,6 +57,7 @@ N_SPLITS = 3
 
 # Serial seconds measured on the 2-core dev machine (one BLAS thread):
 #   tiny    600 samples   ~0.6 s
+#   quick  2000 samples   ~1.5 s  (the default scenario's size: a first run in <3 min)
 #   small  5000 samples   ~12 s
 #   full  20000 samples   ~4.5 min (extrapolated from single full-size fits of 4-9 s each;
 #                                   shrinking=False costs the same as True)
@@ -69,21 +70,29 @@ SVC_GRID: dict[str, list[Any]] = {
 }
 SVC_SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_samples": 600},
+    "quick": {"n_samples": 2_000},
     "small": {"n_samples": 5_000},
     "full": {"n_samples": 20_000},
 }
+# The same figures for the sweep's first time estimate (runner.eta).
+SVC_SECONDS = {"tiny": 0.6, "quick": 1.5, "small": 12.0, "full": 270.0}
 
 # Serial seconds measured on the 2-core dev machine (one BLAS thread), scikit-learn / dask-ml:
 #   tiny    400 x 40    ~0.3 s / ~0.2 s
+#   quick  2500 x 150   ~1.1 s  (the default scenario's size: a first run in <3 min)
 #   small  6000 x 300   ~7.5 s / ~3 s
 #   full  10000 x 500   ~26 s / ~8.5 s (same best parameters)
 PIPELINE_C = [1e-4, 1.0, 1e4]
 PIPELINE_L1_RATIO = [0.0, 1.0]
 PIPELINE_SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_samples": 400, "n_features": 40, "n_components": [5, 10, 20]},
+    "quick": {"n_samples": 2_500, "n_features": 150, "n_components": [10, 30, 60]},
     "small": {"n_samples": 6_000, "n_features": 300, "n_components": [10, 50, 150]},
     "full": {"n_samples": 10_000, "n_features": 500, "n_components": [10, 50, 250]},
 }
+# The same figures for the sweep's first time estimate (runner.eta): scikit-learn, dask-ml.
+PIPELINE_SECONDS = {"tiny": 0.3, "quick": 1.1, "small": 7.5, "full": 26.0}
+PIPELINE_AWARE_SECONDS = {"tiny": 0.2, "quick": 0.6, "small": 3.0, "full": 8.5}
 
 
 class SVCParams(WorkloadParams):
@@ -406,6 +415,7 @@ SVC_WORKLOAD = Workload(
     run=run_sklearn,
     verify=verify,
     sizes=SVC_SIZES,
+    reference_seconds=SVC_SECONDS,
     description="GridSearchCV(SVC, C x kernel x shrinking, cv=3) via joblib",
     interface="joblib",
     params_model=SVCParams,
@@ -416,6 +426,7 @@ PIPELINE_WORKLOAD = Workload(
     run=run_sklearn,
     verify=verify,
     sizes=PIPELINE_SIZES,
+    reference_seconds=PIPELINE_SECONDS,
     description="GridSearchCV(PCA -> LogisticRegression, cv=3) via joblib; PCA refit per candidate",
     interface="joblib",
     params_model=PipelineParams,
@@ -426,6 +437,7 @@ PIPELINE_AWARE_WORKLOAD = Workload(
     run=run_dask_ml,
     verify=verify,
     sizes=PIPELINE_SIZES,
+    reference_seconds=PIPELINE_AWARE_SECONDS,
     description="dask-ml GridSearchCV of the same pipeline; each PCA fitted once per fold",
     baseline="gridsearch.pipeline",
     params_model=PipelineParams,

@@ -61,14 +61,18 @@ SECONDS_PER_PATH_DAY = {"python": 0.55e-6, "numpy": 40e-9}
 # Serial seconds on the 2-core dev machine (python kernel; the second figure with the cores
 # shared with other jobs):
 #   tiny     400 paths x 1460 days  0.3 s / 0.6 s
+#   quick  2,000 paths x 1460 days  1.8 s  (the default scenario's size: a first run in <3 min)
 #   small  4,000 paths x 1460 days  3.2 s / 6 s
 #   full  10,000 paths x 1460 days  8 s / 15 s  (the published size; the source's serial
 #                                   run took 2 min 49 s on its machine)
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_paths": 400, "days": 365 * 4},
+    "quick": {"n_paths": 2_000, "days": 365 * 4},
     "small": {"n_paths": 4_000, "days": 365 * 4},
     "full": {"n_paths": 10_000, "days": 365 * 4},
 }
+# The same figures for the sweep's first time estimate (runner.eta).
+REFERENCE_SECONDS = {"tiny": 0.3, "quick": 1.8, "small": 3.2, "full": 8.0}
 
 
 @dataclass(frozen=True)
@@ -291,6 +295,7 @@ WORKLOAD = Workload(
     run=run,
     verify=verify,
     sizes=SIZES,
+    reference_seconds=REFERENCE_SECONDS,
     description="Asian call priced on daily GBM paths (pure-Python walk, blocks of paths per task)",
     weak_param="n_paths",
     params_model=Params,

@@ -50,14 +50,18 @@ SECONDS_PER_TREE = 3e-3
 # Serial seconds measured on the 2-core dev machine (fit + score, one BLAS thread; the
 # second figure with the cores shared with other jobs):
 #   tiny     50 trees   0.17 s / 0.6 s
+#   quick   600 trees   1.7 s  (the default scenario's size: a first run in <3 min)
 #   small  3000 trees   ~10 s (2000 took 6.9 s) / 16 s
 #   full   8000 trees   ~28 s (extrapolated) / 71 s  (the published size; the source took
 #                       15 min on its desktop)
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"n_estimators": 50},
+    "quick": {"n_estimators": 600},
     "small": {"n_estimators": 3_000},
     "full": {"n_estimators": 8_000},
 }
+# The same figures for the sweep's first time estimate (runner.eta).
+REFERENCE_SECONDS = {"tiny": 0.17, "quick": 1.7, "small": 10.0, "full": 28.0}
 
 
 class Params(WorkloadParams):
@@ -213,6 +217,7 @@ WORKLOAD = Workload(
     run=run,
     verify=verify,
     sizes=SIZES,
+    reference_seconds=REFERENCE_SECONDS,
     description="RandomForestClassifier on load_digits, trees built through joblib",
     interface="joblib",
     weak_param="n_estimators",
@@ -225,6 +230,7 @@ BLOCKS_WORKLOAD = Workload(
     run=run_blocks,
     verify=verify,
     sizes=SIZES,
+    reference_seconds=REFERENCE_SECONDS,
     description="the same number of trees grown as seeded blocks, one task per range of blocks",
     weak_param="n_estimators",
     params_model=Params,

@@ -4,6 +4,12 @@ Run (root, Linux, sshd installed; on a quiet machine: say its load with the numb
 
     python -m tests.benchmarks.capacity_placement [--spec fast:1x0.8cpu,slow:4x0.2cpu]
         [--size small] [--repeats 3] [--out docs/capacity_placement]
+    python -m tests.benchmarks.capacity_placement --homogeneous [--spec node:3x0.5cpu]
+
+``--homogeneous`` asks the other question: on equal hosts there is nothing to balance, so
+what does ``distributed-capacity`` cost against ``distributed``?  Same run, interleaved;
+printed per workload and worker count: both medians and ``capacity / distributed - 1``
+(goal: within 3 %), and the load average before and after (``os.getloadavg``).
 
 One virtual lab, the fast host first (``--order fastest-first``), one ``clusterbench run``
 sweeping 1..N workers with ``distributed`` and ``distributed-capacity`` side by side
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -35,17 +42,24 @@ from tests.fixtures.lab import free_subnet, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = "fast:1x0.8cpu,slow:4x0.2cpu"
+HOMOGENEOUS_SPEC = "node:3x0.5cpu"
 GOAL = 0.85
+#: On equal hosts distributed-capacity must stay within this share of distributed's time.
+HOMOGENEOUS_GOAL = 0.03
 MODES = ("distributed", "distributed-capacity")
 
 
-def run_sweep(inventory: Path, results: Path, size: str, repeats: int, workers: int) -> Path:
+WORKLOADS = ("montecarlo", "randomforest.blocks")
+
+
+def run_sweep(inventory: Path, results: Path, size: str, repeats: int, workers: int,
+              workloads: tuple[str, ...] = WORKLOADS) -> Path:
     """One ``clusterbench run`` of both modes over 1..*workers*; its run directory."""
     scenario = results / "scenario.yml"
     scenario.write_text(yaml.safe_dump({
         "name": "capacity-placement", "size": size, "schedulers": list(MODES),
         "workers": f"1..{workers}", "repeats": repeats, "warmup": 1, "seed": 0,
-        "order": "fastest-first", "workloads": ["montecarlo", "randomforest.blocks"],
+        "order": "fastest-first", "workloads": list(workloads),
     }))
     subprocess.run([sys.executable, "-m", "clusterbench", "run", str(scenario), "-i",
                     str(inventory), "--results-dir", str(results)], cwd=ROOT, check=True)
@@ -72,6 +86,31 @@ def table(run_dir: Path) -> tuple[list[dict], list[str]]:
              "cv": r["cv"]} for r in summary.to_dict("records")]
     sentences = [v.sentence for v in verdicts(summary, scaling_fits(summary))]
     return rows, sentences
+
+
+def cost_rows(rows: list[dict]) -> list[dict]:
+    """Per workload and worker count: both modes' medians and what placement cost."""
+    by_point = {(r["workload"], r["workers"], r["mode"]): r for r in rows}
+    points = sorted({(r["workload"], r["workers"]) for r in rows})
+    return [{"workload": w, "workers": k, "distributed": plain["median"],
+             "capacity": placed["median"], "cost": placed["median"] / plain["median"] - 1,
+             "cv_distributed": plain["cv"], "cv_capacity": placed["cv"]}
+            for w, k in points
+            if (plain := by_point.get((w, k, MODES[0]))) and (placed := by_point.get((w, k,
+                                                                                   MODES[1])))]
+
+
+def print_costs(costs: list[dict]) -> None:
+    print("| workload | workers | distributed s | distributed-capacity s | cost | CVs |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for c in costs:
+        print(f"| {c['workload']} | {c['workers']} | {c['distributed']:.2f} "
+              f"| {c['capacity']:.2f} | {c['cost']:+.1%} "
+              f"| {c['cv_distributed']:.0%} / {c['cv_capacity']:.0%} |")
+    worst = max(abs(c["cost"]) for c in costs)
+    print(f"\nlargest |cost| {worst:.1%} (goal <= {HOMOGENEOUS_GOAL:.0%}); "
+          f"points within the goal: {sum(abs(c['cost']) <= HOMOGENEOUS_GOAL for c in costs)}"
+          f" of {len(costs)}")
 
 
 def print_rows(rows: list[dict]) -> None:
@@ -113,12 +152,24 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default=DEFAULT_SPEC)
+    parser.add_argument("--spec", default=None, help=f"lab hosts (default {DEFAULT_SPEC}; "
+                        f"with --homogeneous {HOMOGENEOUS_SPEC})")
+    parser.add_argument("--homogeneous", action="store_true",
+                        help="equal hosts: the cost of distributed-capacity vs distributed")
     parser.add_argument("--size", default="small")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default="docs/capacity_placement", help="stem of .png/.json")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated block workloads")
+    parser.add_argument("--out", default=None, help="stem of .png/.json (default "
+                        "docs/capacity_placement, or docs/capacity_homogeneous)")
     args = parser.parse_args()
+    args.workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
+    args.spec = args.spec or (HOMOGENEOUS_SPEC if args.homogeneous else DEFAULT_SPEC)
+    args.out = args.out or ("docs/capacity_homogeneous" if args.homogeneous
+                            else "docs/capacity_placement")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # reach the lab's teardown
+    if args.homogeneous:
+        return homogeneous(args)
     workdir = Path(tempfile.mkdtemp(prefix="capacity-placement-"))
     state = Lab(unique_name()).up(args.spec, workdir / "lab", subnet=free_subnet())
     try:
@@ -126,7 +177,7 @@ def main() -> int:
         inventory.write_text(yaml.safe_dump(inventory_data(state), sort_keys=False))
         started = time.perf_counter()
         run_dir = run_sweep(inventory, workdir, args.size, args.repeats,
-                            sum(h.workers for h in state.hosts))
+                            sum(h.workers for h in state.hosts), args.workloads)
         rows, sentences = table(run_dir)
     finally:
         down(state)
@@ -142,6 +193,34 @@ def main() -> int:
     print(f"\ndistributed-capacity: worst {min(r['of_ideal'] for r in placed):.0%} of the "
           f"capacity-weighted ideal (goal >= {GOAL:.0%}); slowest vs the fastest host alone "
           f"{min(r['vs_fastest_alone'] for r in placed):.2f}× (goal >= 1)")
+    return 0
+
+
+def homogeneous(args: argparse.Namespace) -> int:
+    """The ``--homogeneous`` run: both modes on equal hosts, and what placement costs."""
+    workdir = Path(tempfile.mkdtemp(prefix="capacity-homogeneous-"))
+    load_before = os.getloadavg()
+    state = Lab(unique_name()).up(args.spec, workdir / "lab", subnet=free_subnet())
+    try:
+        inventory = workdir / "lab.yml"
+        inventory.write_text(yaml.safe_dump(inventory_data(state), sort_keys=False))
+        started = time.perf_counter()
+        run_dir = run_sweep(inventory, workdir, args.size, args.repeats,
+                            sum(h.workers for h in state.hosts), args.workloads)
+        rows, _ = table(run_dir)
+    finally:
+        down(state)
+    load_after = os.getloadavg()
+    costs = cost_rows(rows)
+    print(f"\n{args.spec}, {args.size}, {args.repeats} repeats "
+          f"({time.perf_counter() - started:.0f} s, {run_dir}); load average before "
+          f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    print_costs(costs)
+    out = ROOT / args.out
+    out.with_suffix(".json").write_text(json.dumps(
+        {"spec": args.spec, "size": args.size, "repeats": args.repeats,
+         "workloads": list(args.workloads), "costs": costs,
+         "load_before": load_before, "load_after": load_after}, indent=1) + "\n")
     return 0
 
 

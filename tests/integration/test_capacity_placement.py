@@ -23,7 +23,9 @@ def lab(request, tmp_path_factory):
 def test_blocks_follow_the_capacities_and_answers_stay_verified(lab, tmp_path):
     results = tmp_path / "results"
     run = cli("run", "scaling", "-i", lab.inventory, "--workloads", "montecarlo",
-              "--size", "tiny", "--schedulers", "synchronous,distributed,distributed-capacity",
+              # quick, not tiny: a tiny block is done before a throttled host starts it,
+              # and then the fast worker steals it (allowed: the restriction is loose)
+              "--size", "quick", "--schedulers", "synchronous,distributed,distributed-capacity",
               "--workers", "1,3", "--repeats", "1", "--order", "fastest-first",
               "--results-dir", str(results), timeout=900)
     assert run.returncode == 0, run.stderr + run.stdout
@@ -46,7 +48,7 @@ def test_blocks_follow_the_capacities_and_answers_stay_verified(lab, tmp_path):
     # Straggler view: every worker of the point ran its placed block, and is accounted for.
     activity = placed["worker_activity"]
     assert set(activity) == set(placed["worker_names"])
-    assert all(a["tasks"] >= 1 and a["busy_s"] > 0 for a in activity.values())
+    assert all(a["tasks"] >= 1 and a["busy_s"] > 0 for a in activity.values()), activity
     assert min(a["idle_end_s"] for a in activity.values()) == 0.0
     # The report names who finished last, and the verdict recommends a set.
     report = (run_dir / "report.md").read_text()

@@ -194,14 +194,28 @@ def test_report_html_loads_offline_with_tables_plots_and_sorting(browser, runs) 
 
     # The plots are inline SVG of real size, and they are drawn (not blank).
     figures = browser.find_elements(By.CSS_SELECTOR, "figure svg")
-    assert len(figures) == 3  # speedup, efficiency, modes
-    for figure in figures:
+    assert len(figures) == 4  # speedup, efficiency, modes, stragglers (small: see below)
+    for figure in browser.find_elements(By.CSS_SELECTOR, "figure:not(#figure-stragglers) svg"):
         assert figure.size["width"] > 300 and figure.size["height"] > 200
     browser.execute_script("arguments[0].scrollIntoView()", figures[0])
     _assert_not_blank(figures[0].screenshot_as_png)
     browser.execute_script("window.scrollTo(0, 0)")
     _assert_not_blank(browser.get_screenshot_as_png())
     assert browser.find_elements(By.CSS_SELECTOR, "#figure-speedup path")
+
+    # The straggler chart: one small panel per row of the stragglers table (each cluster
+    # point of 2+ workers), each with its last finisher in red, drawn on screen.
+    stragglers = _cells(browser, "table-stragglers", 5)
+    panels = browser.find_elements(By.CSS_SELECTOR, '#figure-stragglers g[id^="axes_"]')
+    assert stragglers and len(panels) == len(stragglers)
+    red = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#figure-stragglers path'))"
+        ".filter(p => getComputedStyle(p).fill === 'rgb(214, 39, 40)').length")
+    assert red == len(panels)
+    chart = browser.find_element(By.CSS_SELECTOR, "#figure-stragglers svg")
+    browser.execute_script("arguments[0].scrollIntoView()", chart)
+    assert chart.size["height"] > 100
+    _assert_not_blank(chart.screenshot_as_png)
 
 
 def test_hostile_names_stay_text_in_the_browser(browser, runs, tmp_path) -> None:

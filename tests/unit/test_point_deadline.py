@@ -85,3 +85,14 @@ def test_status_rows_of_lost_and_left_out_workers():
     assert rows["pi1-0"]["status"] == "running"
     assert rows["pi2-0"]["status"] == "lost" and rows["pi2-0"]["host"] == "pi2"
     assert rows["ghost-0"]["status"] == "left out: exited 127: not found"
+
+
+def test_a_warm_up_gets_time_for_the_workers_first_imports():
+    from clusterbench.runner.deadline import FIRST_USE_SECONDS, warmup_deadline
+
+    limit = warmup_deadline(300.0, reference=0.2, warmups=2)  # 2 × the 10 s floor + imports
+    assert limit.seconds == 2 * 10.0 + FIRST_USE_SECONDS
+    assert "first imports" in limit.why and "minimum" in limit.why
+    assert warmup_deadline(300.0, reference=0.2, warmups=0).seconds == 10.0 + FIRST_USE_SECONDS
+    capped = warmup_deadline(45.0, reference=0.2, warmups=1)
+    assert capped.seconds == 45.0 and capped.why.startswith("the scenario's timeout")

@@ -42,7 +42,7 @@ def test_narrow_keeps_params_and_names_the_option():
     assert narrow(scenario, workloads="pca", size="full").workloads == (
         WorkloadChoice("pca", "full"),)
     for options, message in [
-        ({"size": "huge"}, "field '--size': must be one of tiny, small, full, got 'huge'"),
+        ({"size": "huge"}, "field '--size': must be one of tiny, quick, small, full, got 'huge'"),
         ({"workloads": " , "}, "field '--workloads': must be a non-empty list"),
         ({"order_points": "blok"}, "field '--order-points': must be one of interleaved, "
                                    "blocked, got 'blok' (did you mean 'blocked'?)"),
@@ -57,7 +57,7 @@ def test_narrow_keeps_params_and_names_the_option():
     ({"workloads": [{"name": "m", "sise": "tiny"}]},
      "s.yml: workloads[0]: unknown field 'sise' (did you mean 'size'?)"),
     ({"workloads": [{"name": "m", "size": "huge"}]},
-     "s.yml: field 'workloads[0].size': must be one of tiny, small, full, got 'huge'"),
+     "s.yml: field 'workloads[0].size': must be one of tiny, quick, small, full, got 'huge'"),
     ({"workloads": [{"name": "m", "params": [1]}]},
      "s.yml: field 'workloads[0].params': must be a mapping"),
     ({"workloads": ["m"], "timeout": "soon"},
@@ -85,3 +85,16 @@ def test_a_recorded_scenario_is_validated_in_one_line(tmp_path):
     good = scenario_from_environment({"scenario": json.loads(json.dumps(recorded))
                                       | {"repeats": 2}}, tmp_path)
     assert good.repeats == 2 and good.workloads == (WorkloadChoice("montecarlo", "tiny"),)
+    assert not good.profile  # recorded before profile was: off
+
+
+def test_a_recorded_profile_holds_for_the_resumed_repeats(tmp_path):
+    """``run --profile`` then ``--resume``: the rest of the points get their reports too."""
+    from clusterbench.api.prepare import environment_of
+    from clusterbench.inventory.default import inventory_from
+
+    scenario = dataclasses.replace(parse_scenario(BASE, "s.yml"), profile=True)
+    connection = type("Connection", (), {"scheduler_address": None})()
+    environment = environment_of(scenario, inventory_from(None), connection)
+    resumed = scenario_from_environment(json.loads(json.dumps(environment)), tmp_path)
+    assert resumed.profile and resumed.workloads == scenario.workloads

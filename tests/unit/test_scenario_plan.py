@@ -47,7 +47,7 @@ def test_parse_defaults_and_workload_forms():
 @pytest.mark.parametrize(("data", "message"), [
     ({"workloads": []}, "s.yml: field 'workloads': must be a non-empty list"),
     ({"workloads": ["x"], "size": "huge"},
-     "s.yml: field 'size': must be one of tiny, small, full, got 'huge'"),
+     "s.yml: field 'size': must be one of tiny, quick, small, full, got 'huge'"),
     ({"workloads": ["x"], "schedulers": ["thread"]},
      "s.yml: field 'schedulers': must be one of synchronous, threads, processes, distributed, "
      "distributed-capacity, distributed-scatter, local-distributed, got 'thread' "

@@ -147,3 +147,12 @@ def test_a_speedup_above_the_capacity_is_never_a_share_above_100_percent():
     assert "at its measured capacity up to 2 workers" in verdict.sentence
     assert verdict.sentence.count("capacity underestimated") == 1
     assert "119%" not in verdict.sentence
+
+
+def test_a_serial_fraction_near_zero_sets_no_cap():
+    from clusterbench.analysis.verdict import _fit_part
+
+    fit = {"law": "amdahl", "serial_fraction": 1e-13, "stderr": 0.07, "max_speedup": 8.85e12}
+    assert _fit_part(fit, best=2.0).endswith("sets no cap")
+    fit |= {"serial_fraction": 0.03, "max_speedup": 33.3}
+    assert _fit_part(fit, best=2.0).endswith("caps it at 33.3×")

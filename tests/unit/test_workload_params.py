@@ -102,6 +102,17 @@ def test_run_refuses_bad_params_with_file_workload_field_and_choices():
         "python, numpy, got 'numpi' (did you mean 'numpy'?)")
 
 
+def test_a_users_workload_without_the_default_size_says_how_to_choose_one():
+    # The default scenario's size is `quick`; a user's workload may declare only others.
+    scenario = parse_scenario({"workloads": ["tests.unit.test_workloads:TOY_WORKLOAD"],
+                               "size": "quick"}, "scenarios/scaling.yml")
+    with pytest.raises(ScenarioError) as caught:
+        _check_workloads(scenario)
+    assert str(caught.value) == ("workload 'tests.unit.test_workloads:TOY_WORKLOAD' has no "
+                                 "size 'quick'; valid: tiny, small, full; choose one with "
+                                 "--size")
+
+
 def test_a_prepare_that_still_fails_is_a_failed_point_not_a_traceback(tmp_path):
     # A user's workload declares nothing: the unexpected key reaches prepare, which refuses it.
     plan = parse_scenario({"name": "t", "workloads": [{"name": "tests.sample_workloads:SQUARES",

@@ -255,7 +255,7 @@ def test_registry_names() -> None:
     for name, workload in WORKLOADS.items():
         assert resolve(name) is workload
         assert workload.name == name
-        assert set(workload.sizes) == {"tiny", "small", "full"}
+        assert set(workload.sizes) == {"tiny", "quick", "small", "full"}
 
 
 def test_resolve_imports_a_user_workload() -> None:

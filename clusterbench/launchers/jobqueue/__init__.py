@@ -27,7 +27,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clusterbench.launchers.jobqueue.host import QueueHost
+from clusterbench.launchers.jobqueue.limits import slurm_submit_limit
+
+# The implementation is split by job (specs / submit errors / queue status); this module
+# is the public import point, re-exports every name used elsewhere and holds the table
+# of queue systems that the launcher registry points at.
 from clusterbench.launchers.jobqueue.options import (
+    SLURM_WALLTIME,
     _condor_directives,
     _exports,
     _job_name,
@@ -35,15 +41,7 @@ from clusterbench.launchers.jobqueue.options import (
     _size,
     _suffixes,
 )
-
-# The implementation is split by job (specs / submit errors / queue status); this module
-# is the public import point, re-exports every name used elsewhere and holds the table
-# of queue systems that the launcher registry points at.
-from clusterbench.launchers.jobqueue.specs import (
-    DRY_RUN_SCHEDULER,
-    SLURM_WALLTIME,
-    QueueLauncher,
-)
+from clusterbench.launchers.jobqueue.specs import DRY_RUN_SCHEDULER, QueueLauncher
 from clusterbench.launchers.jobqueue.status import (
     BJOBS,
     CONDOR_Q,
@@ -104,7 +102,8 @@ __all__ = [
 
 SLURM = QueueLauncher("slurm", "dask_jobqueue.slurm:SLURMJob", SQUEUE,
                       walltime_form=SLURM_WALLTIME,
-                      queue_known=lambda name: ["scontrol", "show", "partition", name])
+                      queue_known=lambda name: ["scontrol", "show", "partition", name],
+                      submit_limit=slurm_submit_limit)
 PBS = QueueLauncher("pbs", "dask_jobqueue.pbs:PBSJob", PBS_QSTAT,
                     queue_known=lambda name: ["qstat", "-Q", name])
 SGE = QueueLauncher("sge", "dask_jobqueue.sge:SGEJob", SGE_QSTAT, account_param="project",

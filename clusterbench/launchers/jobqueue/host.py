@@ -64,6 +64,8 @@ class QueueHost(HostBase):
     local_directory: str | None = None
     log_directory: str | None = None
     submit_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 120.0
+    #: The site's limit on submitted jobs (per user); ``up`` refuses more ``jobs``.
+    max_jobs: Count | None = None
     workers: Count | Literal["auto"] = "auto"
     threads: Count | None = None  # type: ignore[assignment]
     _origins: dict[str, str] | None = PrivateAttr(default=None)

@@ -11,6 +11,11 @@ from clusterbench.errors import InventoryError
 from clusterbench.launchers.base import SpecContext, blas_env
 from clusterbench.launchers.jobqueue.host import QueueHost
 
+# What the queue systems accept as a walltime: MM, MM:SS or HH:MM:SS (SLURM also
+# takes a days prefix); anything else is rejected by the submit command after `up`.
+WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS")
+SLURM_WALLTIME = (r"(\d+-)?\d+(:\d{1,2}){0,2}", "[D-]HH:MM:SS")
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

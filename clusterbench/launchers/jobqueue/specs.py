@@ -28,8 +28,9 @@ from clusterbench.launchers.base import (
     WorkerSlot,
 )
 from clusterbench.launchers.jobqueue.host import DEFAULT, INVENTORY, QueueHost, host_sources
+from clusterbench.launchers.jobqueue.limits import check_job_limit
 from clusterbench.launchers.jobqueue.logs import JobLogs
-from clusterbench.launchers.jobqueue.options import _exports, _job_name, _size, _suffixes
+from clusterbench.launchers.jobqueue.options import WALLTIME, _exports, _job_name, _size, _suffixes
 from clusterbench.launchers.jobqueue.status import (
     StatusQuery,
     _run_tolerant,
@@ -39,11 +40,6 @@ from clusterbench.launchers.jobqueue.submit import _job_class
 
 # What `up --dry-run` shows instead of the real scheduler address (unknown before start).
 DRY_RUN_SCHEDULER = "tcp://SCHEDULER:8786"
-
-# What the queue systems accept as a walltime: MM, MM:SS or HH:MM:SS (SLURM also
-# takes a days prefix); anything else is rejected by the submit command after `up`.
-WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS")
-SLURM_WALLTIME = (r"(\d+-)?\d+(:\d{1,2}){0,2}", "[D-]HH:MM:SS")
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,9 @@ class QueueLauncher(JobLogs, Launcher):
         ``(regular expression, what to tell the user)`` of a walltime it accepts.
     queue_known
         argv that exits 0 when the queue named by its argument exists (``doctor``).
+    submit_limit
+        Asks the queue system for the user's limit on submitted jobs (None: unknown);
+        ``validate`` refuses ``jobs`` above it, and above the inventory's ``max_jobs``.
     """
 
     host_model = QueueHost
@@ -84,6 +83,7 @@ class QueueLauncher(JobLogs, Launcher):
     defaults: tuple[tuple[str, Any], ...] = ()
     walltime_form: tuple[str, str] = WALLTIME
     queue_known: Callable[[str], list[str]] | None = None
+    submit_limit: Callable[[QueueHost], int | None] | None = None
 
     def job_cls(self) -> type[Any]:
         """The dask-jobqueue ``Job`` class, with rejected submissions reported
@@ -235,6 +235,7 @@ class QueueLauncher(JobLogs, Launcher):
         problem = self._missing_client()
         if problem:
             raise LaunchError(f"{where}: {problem}")
+        check_job_limit(host, where, self.submit_limit)
 
     async def check(self, host: QueueHost, probe: Probe) -> HostReport:
         """The submit program is on PATH and the host's queue (partition) exists."""

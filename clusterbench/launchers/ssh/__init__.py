@@ -7,13 +7,16 @@ not forward signals (#3420).  :class:`SSHWorker` is a distributed
 ``ProcessInterface`` that fixes exactly those points and nothing more:
 
 * per-host python, setup commands, environment, threads and memory;
-* readiness is decided by the scheduler (the cluster polls it with a
-  deadline); ``start`` only launches the process and records its PID;
+* readiness is decided by the scheduler (which pushes each registration to the
+  cluster; a deadline bounds the wait); ``start`` only launches the process and records
+  its PID, so launches on many hosts overlap;
 * a failed start keeps the command, exit status and output tail;
 * ``close`` sends SIGTERM to the recorded PID, then SIGKILL, and the process
   runs under a PTY so that a dropped connection still delivers SIGHUP;
-* handshakes per host are bounded (the host's ``max_startups``, for sshd's
-  ``MaxStartups``) and the workers of one host share its SSH connections.
+* handshakes run in parallel across hosts, bounded per host (the host's
+  ``max_startups``, for sshd's ``MaxStartups``) and over all hosts
+  (``CLUSTERBENCH_SSH_HANDSHAKES``, default 32; :mod:`.limits`); the workers of one
+  host share its SSH connections.
 
 :class:`SSHScheduler` runs the scheduler on a named ssh host of the inventory
 (``scheduler: {host: NAME}``) the same way: PTY, PID file, stop by PID; it is
@@ -56,10 +59,10 @@ _LAZY = {
     "CONNECTIONS": "connections", "SESSIONS_PER_CONNECTION": "connections",
     "_Connection": "connections", "_Connections": "connections",
     "open_connection": "connections", "run_remote": "connections",
-    "POLL_SECONDS": "processes", "REMOTE_STOP_SECONDS": "processes",
+    "POLL_SECONDS": "processes", "REMOTE_STOP_SECONDS": "sweep",
     "SCHEDULER_TIMEOUT": "processes", "STOP_GRACE": "processes", "SSHScheduler": "processes",
     "SSHWorker": "processes", "_RemoteProcess": "processes", "copy_credentials": "processes",
-    "kill_leftovers": "processes", "leftover_processes": "processes",
+    "kill_leftovers": "sweep", "leftover_processes": "sweep", "sweep_host": "sweep",
 }
 
 __all__ = [
@@ -114,10 +117,12 @@ class SSHLauncher(Launcher):
 
     def validate(self, host: SSHHost, where: str) -> None:
         """SSH config, identity and known_hosts files exist and are readable; the config
-        parses."""
+        parses; ``CLUSTERBENCH_SSH_HANDSHAKES``, if set, is a positive integer."""
         from clusterbench.errors import InventoryError
         from clusterbench.launchers.ssh.checks import check_files
+        from clusterbench.launchers.ssh.limits import handshake_limit
 
+        handshake_limit()  # before the daemon starts: a bad value is one line from `up`
         check_files(host, where)
         try:
             host.effective()

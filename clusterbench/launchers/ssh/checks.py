@@ -203,11 +203,11 @@ def _reach_problem(facts: dict, address: str, port: int) -> list[str]:
 async def sweep(hosts: Sequence[SSHHost], session: str) -> dict[str, list[str]]:
     """Processes of *session* still alive on *hosts* after close; killed if any.
 
-    Hosts are checked concurrently, one remote command each (:func:`.processes.sweep_host`:
+    Hosts are checked concurrently, one remote command each (:func:`.sweep.sweep_host`:
     wait for exit, list, kill, remove the session directory; its ``rm`` does not spell
     the session path, which another lab host's check, in one PID space, would report).
     """
-    from clusterbench.launchers.ssh.processes import sweep_host
+    from clusterbench.launchers.ssh.sweep import sweep_host
 
     found = await asyncio.gather(*[_guarded(sweep_host(h, session)) for h in hosts])
     return {host.name: remaining for host, remaining in zip(hosts, found, strict=True)

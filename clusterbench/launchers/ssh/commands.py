@@ -58,8 +58,67 @@ def tls_args(session: str, tls: bool) -> list[str]:
             "--tls-key", f"{where}/{KEY_FILE}"]
 
 
+def credentials_script(where: str, files: dict[str, str], token: str) -> str:
+    """A ``sh`` script, sent on stdin, that writes *files* (``{name: text}``) into *where*
+    owner-only (pure).
+
+    One script for all files: every command over SSH starts a login shell and its rc
+    files (1.7-5 s on a 0.06-CPU lab host), so three copies cost three of them.  The
+    texts travel in here-documents ended by a line made from *token*, which none of them
+    contains; each file is written under a temporary name and renamed, so that workers
+    of one host never read a half-written file.
+
+    Raises
+    ------
+    ValueError
+        A text contains the end-of-document line (pick another *token*).
+    """
+    end = f"CLUSTERBENCH_EOF_{token}"
+    lines = ["umask 077", f"mkdir -p {shlex.quote(where)} || exit 1"]
+    for name, text in files.items():
+        if end in text:
+            raise ValueError(f"{name} contains the here-document end {end!r}")
+        target = shlex.quote(f"{where}/{name}")
+        body = text if text.endswith("\n") else text + "\n"
+        lines += [f"cat > {target}.$$ <<'{end}' || exit 1", body + end,
+                  f"mv -f {target}.$$ {target} || exit 1"]
+    return "\n".join([*lines, "exit 0"]) + "\n"
+
+
+def tty_safe(text: str) -> bool:
+    """Whether *text* passes a terminal's input unchanged: printable ASCII lines (PEM is),
+    shorter than a canonical-mode line (4095), so no byte is a control character."""
+    lines = text.split("\n")
+    return all(len(line) < 1024 and line.isascii() and line.isprintable() for line in lines)
+
+
+def terminal_tls_steps(session: str, names: list[str], end: str) -> list[str]:
+    """Shell steps that read the TLS files, each ended by the line *end*, from the
+    command's own terminal into :func:`tls_dir` (pure).
+
+    A worker runs under a PTY (for SIGHUP on close), and a terminal in canonical mode
+    hands ``sed`` one line per read, so each ``sed`` stops exactly at its end line.  The
+    files then need no SSH command of their own: every command costs the host a login
+    shell and its rc files (1.7-5 s on a 0.06-CPU lab host), SSHCluster's bill too.
+    The PTY is opened with echo off, so the key never comes back on the output.
+    """
+    where = tls_dir(session)
+    steps = [f"mkdir -p {shlex.quote(where)}"]
+    for name in names:
+        target = shlex.quote(f"{where}/{name}")
+        steps.append(f"(umask 077 && sed -n '/^{end}$/q;p' > {target}.$$) && "
+                     f"mv -f {target}.$$ {target}")
+    return steps
+
+
+def terminal_tls_input(files: dict[str, str], end: str) -> str:
+    """What :func:`terminal_tls_steps` reads: each text, then the line *end* (pure)."""
+    return "".join((text if text.endswith("\n") else text + "\n") + end + "\n"
+                   for text in files.values())
+
+
 def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
-                   tls: bool = False) -> str:
+                   tls: bool = False, tls_input: tuple[list[str], str] | None = None) -> str:
     """The remote shell command that runs one dask worker (pure).
 
     It records its PID first (``exec`` keeps it), runs the host's setup
@@ -67,6 +126,8 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
     HTTP server (health, metrics; it runs even with ``--no-dashboard``) binds to the
     host's own address: dask's default is every interface.  *host* is resolved
     (:meth:`SSHHost.effective`): its address is the SSH config's ``HostName``.
+    *tls_input* (``(file names, end line)``) makes it read the TLS files from its
+    terminal first (:func:`terminal_tls_steps`).
     """
     address = host.address or host.name
     worker = [
@@ -80,17 +141,19 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
         *tls_args(session, tls),
         *host.worker_extra_args,
     ]
-    return _tagged_command(host, session, name, blas_env(1) | host.env, worker)
+    first = terminal_tls_steps(session, *tls_input) if tls_input else []
+    return _tagged_command(host, session, name, blas_env(1) | host.env, worker, first)
 
 
 def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
-                    argv: list[str]) -> str:
+                    argv: list[str], first: list[str] | None = None) -> str:
     """``mkdir`` the session dir, record the shell's PID as ``<role>.pid`` (``exec`` keeps
-    it), run the host's setup commands, then exec *argv* with *env* (pure)."""
+    it), run *first*, the host's setup commands, then exec *argv* with *env* (pure)."""
     scratch = session_dir(session)
     steps = [
         f"mkdir -p {shlex.quote(scratch)}",
         f"echo $$ > {shlex.quote(f'{scratch}/{role}.pid')}",
+        *(first or ()),
         *host.setup,
         " ".join(["exec env", *(shlex.quote(f"{k}={v}") for k, v in env.items()),
                   shlex.join(argv)]),

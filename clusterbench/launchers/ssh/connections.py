@@ -1,20 +1,23 @@
 """Shared asyncssh connections per host, and one-shot remote commands over them.
 
 asyncssh has no pool; the workers of one host share its connections, a bounded
-number of sessions each, and handshakes per host are bounded by the host's
-``max_startups`` (sshd's ``MaxStartups``).  A host behind a ``ProxyJump`` is reached
-through a pooled connection to the jump host (bounded by the jump host's own
-``max_startups``), held while the tunnelled connection lives.
+number of sessions each.  Handshakes run concurrently across hosts, bounded per host
+by the host's ``max_startups`` (sshd's ``MaxStartups``) and over all hosts by
+``CLUSTERBENCH_SSH_HANDSHAKES`` (default 32; :mod:`.limits`).  A host behind a
+``ProxyJump`` is reached through a pooled connection to the jump host (bounded by the
+jump host's own ``max_startups``), held while the tunnelled connection lives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 from clusterbench.errors import LaunchError
 from clusterbench.launchers.ssh.commands import connect_options
 from clusterbench.launchers.ssh.host import SSHHost
+from clusterbench.launchers.ssh.limits import HandshakeLimiter, handshake_limit
 
 #: Long-lived sessions (worker processes) per SSH connection.  OpenSSH allows 10 sessions
 #: per connection by default (MaxSessions); 8 leaves room for the short commands (kill,
@@ -48,13 +51,15 @@ class _Connections:
     asyncssh has no pool; sharing connections means N workers on a Pi cost one
     handshake, not N, while a 16-worker desktop still stays under sshd's MaxSessions.
     Handshakes to one host run concurrently up to the host's ``max_startups``: sshd
-    drops unauthenticated connections beyond its own ``MaxStartups`` (default 10:30:100).
+    drops unauthenticated connections beyond its own ``MaxStartups`` (default 10:30:100);
+    over all hosts up to the global bound of :func:`.limits.handshake_limit`.
     """
 
     def __init__(self) -> None:
         self._open: dict[tuple, list[_Connection]] = {}
-        self._handshakes: dict[tuple, asyncio.Semaphore] = {}
-        self._in_flight: dict[tuple, int] = {}
+        # One per event loop, by the loop itself: an id() can be reused by a later loop,
+        # and asyncio semaphores stay bound to the loop they first waited in.
+        self._limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.peak_handshakes: dict[str, int] = {}  # host name -> most handshakes at once
         self.jumps: dict[str, str] = {}  # host name -> the jump host it was reached through
 
@@ -79,33 +84,39 @@ class _Connections:
                 entry.opening.add_done_callback(_close_unused)
             raise
 
-    async def _handshake(self, host: SSHHost) -> Any:
-        key = _key(host)
-        async with self._handshakes.setdefault(key, asyncio.Semaphore(host.max_startups)):
-            self._in_flight[key] = self._in_flight.get(key, 0) + 1
-            peak = max(self.peak_handshakes.get(host.name, 0), self._in_flight[key])
-            self.peak_handshakes[host.name] = peak
-            try:
-                return await self._through_jump(host)
-            finally:
-                self._in_flight[key] -= 1
+    def limiter(self) -> HandshakeLimiter:
+        """This event loop's handshake limits (global bound read from the environment
+        when the loop first connects)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._limiters:
+            self._limiters[loop] = HandshakeLimiter(handshake_limit())
+        return self._limiters[loop]
 
-    async def _through_jump(self, host: SSHHost) -> Any:
-        """Connect to *host*, through a pooled connection to its jump host if it has one;
-        that connection is given back when the tunnelled one closes."""
+    async def _handshake(self, host: SSHHost) -> Any:
+        """Open a connection to *host* within the global and per-host handshake bounds.
+
+        A jump host's connection is acquired before *host*'s slots are taken: the jump's
+        own handshake needs slots too, and holding the global one while waiting for it
+        could use up every slot with handshakes that wait for each other.
+        """
         from clusterbench.launchers.ssh.sshconfig import jump_host
 
         jump = jump_host(host)
-        if jump is None:
-            return await open_connection(host)
-        tunnel = await self.acquire(jump)
+        tunnel = None if jump is None else await self.acquire(jump)
+        limiter = self.limiter()
         try:
-            connection = await open_connection(host, tunnel, via=jump)
+            async with limiter.slot(_key(host), host.max_startups):
+                peak = max(self.peak_handshakes.get(host.name, 0),
+                           limiter.in_flight[_key(host)])
+                self.peak_handshakes[host.name] = peak
+                connection = await open_connection(host, tunnel, via=jump)
         except BaseException:
-            self.release(jump, tunnel)
+            if jump is not None:
+                self.release(jump, tunnel)
             raise
-        self.jumps[host.name] = jump.name
-        asyncio.ensure_future(self._release_when_closed(connection, jump, tunnel))
+        if jump is not None:
+            self.jumps[host.name] = jump.name
+            asyncio.ensure_future(self._release_when_closed(connection, jump, tunnel))
         return connection
 
     async def _release_when_closed(self, connection: Any, jump: SSHHost, tunnel: Any) -> None:

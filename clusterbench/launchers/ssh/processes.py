@@ -1,45 +1,39 @@
-"""Long-running remote processes (workers, the scheduler) and ``down``'s leftover sweep.
+"""Long-running remote processes (workers, the scheduler).
 
 :class:`SSHWorker` and :class:`SSHScheduler` are distributed ``ProcessInterface``\\ s:
 started under a PTY over a shared connection, their PID recorded in the session
 directory.  OpenSSH does not forward signals (distributed#3420), so they are stopped by
 hanging up their PTY: SIGHUP to the process group, from the kernel, with no command run
-on the host.  ``down``'s sweep (:func:`sweep_host`, one command per host) then waits
-for the session's processes to be gone, SIGKILLs any left and removes the session
-directory.
+on the host.  ``down``'s sweep (:mod:`.sweep`) then checks that they are gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shlex
 from collections import deque
 from typing import Any
 
+import asyncssh
 from distributed.deploy.spec import ProcessInterface
 
 from clusterbench.errors import CommandError, LaunchError
 from clusterbench.launchers.ssh.commands import (
-    _self_excluding,
-    _self_excluding_glob,
+    credentials_script,
     scheduler_command,
     session_dir,
+    terminal_tls_input,
     tls_dir,
+    tty_safe,
     worker_command,
 )
-from clusterbench.launchers.ssh.connections import CONNECTIONS, run_remote
+from clusterbench.launchers.ssh.connections import CONNECTIONS
 from clusterbench.launchers.ssh.host import SSHHost
 
 STOP_GRACE = 3.0  # kept for importers; close() no longer waits (see _RemoteProcess.close)
-#: Longest wait for one remote command of a stop (a leftover check): a host whose link is
-#: cut must not hold `down` for the minutes TCP takes to give up.
-REMOTE_STOP_SECONDS = 5.0
-#: Bound of one host's whole sweep: a shell and its rc files on a 0.06-CPU host take 2-5 s.
-SWEEP_SECONDS = 8.0
 SCHEDULER_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
-#: How long ``down``'s leftover check waits for processes of the session to exit.
-LEFTOVER_WAIT = 2.0
 
 
 class _RemoteProcess(ProcessInterface):
@@ -51,13 +45,15 @@ class _RemoteProcess(ProcessInterface):
     """
 
     def __init__(self, host: SSHHost, session: str, role: str, command: str,
-                 credentials: Any = None) -> None:
+                 credentials: Any = None, stdin: str | None = None) -> None:
         super().__init__()
         self.host = host
         self.session = session
         self.role = role
         self.command = command
         self.credentials = credentials
+        self.stdin = stdin  # the TLS files, when the command reads them from its terminal
+        self.shown = command  # the command as errors show it (see SSHWorker)
         self.where = host.name  # how failures name this process
         self.failure: LaunchError | None = None
         self._connection: Any = None
@@ -69,12 +65,16 @@ class _RemoteProcess(ProcessInterface):
         recorded in :attr:`failure`, not raised."""
         try:
             self._connection = await CONNECTIONS.acquire(self.host)
-            if self.credentials is not None:
+            if self.credentials is not None and self.stdin is None:
                 await copy_credentials(self._connection, self.host, self.session,
                                        self.credentials)
+            # Echo off: what the command reads from its terminal never comes back out.
             self._process = await self._connection.create_process(
-                self.command, term_type="dumb", term_size=(200, 50)
+                self.command, term_type="dumb", term_size=(200, 50),
+                term_modes={asyncssh.PTY_ECHO: 0},
             )
+            if self.stdin is not None:
+                self._process.stdin.write(self.stdin)
             asyncio.ensure_future(self._collect_output())
         except LaunchError as exc:
             self.failure = exc
@@ -89,7 +89,7 @@ class _RemoteProcess(ProcessInterface):
             status = self._process.exit_status
             if status is not None:
                 self.failure = CommandError(
-                    self.command, status, stderr="\n".join(self._output), where=self.where
+                    self.shown, status, stderr="\n".join(self._output), where=self.where
                 )
         return self.failure
 
@@ -128,15 +128,20 @@ class SSHWorker(_RemoteProcess):
 
     def __init__(self, scheduler: str, name: str, host: SSHHost, session: str,
                  credentials: Any = None) -> None:
-        command = worker_command(host, name, scheduler, session, tls=credentials is not None)
-        super().__init__(host, session, name, command, credentials)
+        tls_input, stdin = _terminal_tls(credentials)
+        tls = credentials is not None
+        command = worker_command(host, name, scheduler, session, tls=tls, tls_input=tls_input)
+        super().__init__(host, session, name, command, credentials, stdin)
+        # Errors show the command without the steps that read the TLS files (as
+        # `up --dry-run` prints it): those say nothing about why a worker failed.
+        self.shown = worker_command(host, name, scheduler, session, tls=tls)
         self.scheduler = scheduler
         self.name = name
 
     async def start(self) -> None:
         """Launch the worker; a failure is recorded in :attr:`failure`, not raised,
         so that the cluster can carry on with the other hosts (``min_workers``).
-        Readiness is the scheduler's business (the cluster polls it)."""
+        Readiness is the scheduler's business (it pushes registrations to the cluster)."""
         await self._launch()
         await super().start()
 
@@ -226,6 +231,19 @@ class SSHScheduler(_RemoteProcess):
         )
 
 
+def _terminal_tls(credentials: Any) -> tuple[tuple[list[str], str] | None, str | None]:
+    """``(tls_input for worker_command, what to write to the terminal)`` for a worker that
+    reads the TLS files from its own terminal; ``(None, None)`` without TLS, or when a
+    file is not plain text lines (then a command of its own copies them)."""
+    if credentials is None:
+        return None, None
+    texts = {name: path.read_text() for name, path in credentials.files().items()}
+    if not all(tty_safe(text) for text in texts.values()):
+        return None, None
+    end = f"CLUSTERBENCH_EOF_{secrets.token_hex(8)}"
+    return (list(texts), end), terminal_tls_input(texts, end)
+
+
 def _address_from(text: str) -> str | None:
     """The ``address`` of a scheduler file's JSON text (None while it is not written yet)."""
     import json
@@ -236,58 +254,33 @@ def _address_from(text: str) -> str | None:
         return None
 
 
+#: ``{(host key, session): copy}``: the TLS files go to a host once, whatever its
+#: worker count (its workers wait for the same copy).
+_COPIES: dict[tuple, asyncio.Future] = {}
+
+
 async def copy_credentials(connection: Any, host: SSHHost, session: str,
                            credentials: Any) -> None:
-    """Copy the cluster's TLS files to *host*'s session directory, owner-only (0600).
+    """Copy the cluster's TLS files to *host*'s session directory, owner-only (0600),
+    once per host and session, in one remote command (:func:`credentials_script`).
 
     The contents travel on stdin of the existing SSH connection, never on a command
-    line (which ``ps`` shows) nor in an error message.  Each file is written under a
-    temporary name and renamed, so workers of one host copying at once never read a
-    half-written file.
+    line (which ``ps`` shows) nor in an error message.
     """
+    key = (host.address, host.port, host.user, session, id(asyncio.get_running_loop()))
+    done = key in _COPIES and _COPIES[key].done()
+    if key not in _COPIES or done and (_COPIES[key].cancelled() or _COPIES[key].exception()):
+        # A failed copy is tried again by the next worker (a host back after a blip).
+        _COPIES[key] = asyncio.ensure_future(_copy(connection, host, session, credentials))
+    await asyncio.shield(_COPIES[key])
+
+
+async def _copy(connection: Any, host: SSHHost, session: str, credentials: Any) -> None:
     where = tls_dir(session)
-    for name, path in credentials.files().items():
-        target = shlex.quote(f"{where}/{name}")
-        command = (f"umask 077 && mkdir -p {shlex.quote(where)} && "
-                   f"cat > {target}.$$ && mv -f {target}.$$ {target}")
-        result = await connection.run(command, input=path.read_text(), check=False)
-        if result.exit_status != 0:
-            raise LaunchError(f"host {host.name!r}: could not copy the cluster's TLS "
-                              f"{name} to {where} (exit {result.exit_status}: "
-                              f"{(result.stderr or '').strip()[-200:]})")
-
-
-async def sweep_host(host: SSHHost, session: str) -> list[str]:
-    """``down``'s check of *host*, one remote command: wait up to :data:`LEFTOVER_WAIT`
-    for the session's processes to exit (polled), list those left (the result: PIDs and
-    command lines), SIGKILL them and remove the session directory."""
-    pattern = _self_excluding(session)
-    head, _, name = session_dir(session).rpartition("/")
-    tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
-    # rm runs in the parent directory: its own command line then does not contain the
-    # session path, which another lab host's check (one PID space) would report.
-    command = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
-               f"do i=$((i+1)); sleep {POLL_SECONDS}; done; pgrep -af -- {pattern}; "
-               f"pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
-               f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
-    from clusterbench.launchers.ssh.control import run_in_shell
-
-    output = await run_in_shell(host, session, command, SWEEP_SECONDS)
-    if output is None:  # no shell kept open for it: a command of its own
-        output = (await run_remote(host, command, timeout=SWEEP_SECONDS)).stdout
-    return [line for line in (output or "").splitlines() if line.strip()]
-
-
-async def leftover_processes(host: SSHHost, session: str) -> list[str]:
-    """PIDs and command lines of our processes still alive on *host*."""
-    result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true",
-                              timeout=REMOTE_STOP_SECONDS)
-    return [line for line in (result.stdout or "").splitlines() if line.strip()]
-
-
-async def kill_leftovers(host: SSHHost, session: str) -> None:
-    """Kill anything tagged with *session* and remove its scratch dir (the glob
-    ``[c]lusterbench-...`` expands to the directory but does not match the pattern)."""
-    await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; "
-                           f"rm -rf {_self_excluding_glob(session)}; true",
-                     timeout=REMOTE_STOP_SECONDS)
+    texts = {name: path.read_text() for name, path in credentials.files().items()}
+    script = credentials_script(where, texts, secrets.token_hex(8))
+    result = await connection.run("exec sh -s", input=script, check=False)
+    if result.exit_status != 0:
+        raise LaunchError(f"host {host.name!r}: could not copy the cluster's TLS files "
+                          f"to {where} (exit {result.exit_status}: "
+                          f"{(result.stderr or '').strip()[-200:]})")

@@ -1,0 +1,56 @@
+"""``down``'s leftover sweep of an SSH host: one remote command that waits for the
+session's processes to be gone, SIGKILLs any left and removes the session directory."""
+
+from __future__ import annotations
+
+import shlex
+
+from clusterbench.launchers.ssh.commands import _self_excluding, _self_excluding_glob, session_dir
+from clusterbench.launchers.ssh.connections import run_remote
+from clusterbench.launchers.ssh.host import SSHHost
+
+#: Longest wait for one remote command of a stop (a leftover check): a host whose link is
+#: cut must not hold `down` for the minutes TCP takes to give up.
+REMOTE_STOP_SECONDS = 5.0
+#: Bound of one host's whole sweep: a shell and its rc files on a 0.06-CPU host take 2-5 s.
+SWEEP_SECONDS = 8.0
+#: How long ``down``'s leftover check waits for processes of the session to exit.
+LEFTOVER_WAIT = 2.0
+#: Polling interval of that wait (in the remote shell).
+POLL_SECONDS = 0.05
+
+
+async def sweep_host(host: SSHHost, session: str) -> list[str]:
+    """``down``'s check of *host*, one remote command: wait up to :data:`LEFTOVER_WAIT`
+    for the session's processes to exit (polled), list those left (the result: PIDs and
+    command lines), SIGKILL them and remove the session directory."""
+    pattern = _self_excluding(session)
+    head, _, name = session_dir(session).rpartition("/")
+    tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
+    # rm runs in the parent directory: its own command line then does not contain the
+    # session path, which another lab host's check (one PID space) would report.
+    command = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
+               f"do i=$((i+1)); sleep {POLL_SECONDS}; done; pgrep -af -- {pattern}; "
+               f"pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
+               f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
+    from clusterbench.launchers.ssh.control import run_in_shell
+
+    output = await run_in_shell(host, session, command, SWEEP_SECONDS)
+    if output is None:  # no shell kept open for it: a command of its own
+        output = (await run_remote(host, command, timeout=SWEEP_SECONDS)).stdout
+    return [line for line in (output or "").splitlines() if line.strip()]
+
+
+async def leftover_processes(host: SSHHost, session: str) -> list[str]:
+    """PIDs and command lines of our processes still alive on *host*."""
+    result = await run_remote(host, f"pgrep -af -- {_self_excluding(session)} || true",
+                              timeout=REMOTE_STOP_SECONDS)
+    return [line for line in (result.stdout or "").splitlines() if line.strip()]
+
+
+async def kill_leftovers(host: SSHHost, session: str) -> None:
+    """Kill anything tagged with *session* and remove its scratch dir (the glob
+    ``[c]lusterbench-...`` expands to the directory but does not match the pattern)."""
+    await run_remote(host, f"pkill -KILL -f -- {_self_excluding(session)}; "
+                           f"rm -rf {_self_excluding_glob(session)}; true",
+                     timeout=REMOTE_STOP_SECONDS)
