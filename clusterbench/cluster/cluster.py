@@ -24,7 +24,6 @@ from clusterbench.errors import ClusterbenchError, LaunchError
 from clusterbench.launchers.base import WorkerSlot
 from clusterbench.launchers.registry import launcher_of
 
-POLL_SECONDS = 0.05  # kept for importers: registration is pushed (see wait_registered)
 #: How often a wait for registrations also looks at the workers' own processes (an
 #: early exit fails at once); a local check, no round trip to the scheduler.
 EXIT_CHECK_SECONDS = 0.1

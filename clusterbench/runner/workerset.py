@@ -56,29 +56,10 @@ def current_workers(client: Any) -> dict[str, str]:
     return {str(info.get("name")): address for address, info in workers.items()}
 
 
-def resolve(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]:
-    """Addresses of *names* now, waiting up to *timeout* s for missing (restarting) ones.
-
-    Raises
-    ------
-    LaunchError
-        Naming the workers that did not come back in time.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        known = current_workers(client)
-        missing = [name for name in names if name not in known]
-        if not missing:
-            return {name: known[name] for name in names}
-        if time.monotonic() > deadline:
-            raise LaunchError(f"worker(s) {', '.join(missing)} lost: not registered with the "
-                              f"scheduler within {timeout:g} s")
-        time.sleep(RESOLVE_POLL_SECONDS)
-
-
 def activate(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]:
-    """Resolve *names* (see :func:`resolve`), set them running and pause every other
-    worker; returns once the scheduler sees exactly that.
+    """Resolve *names* (their addresses now, waiting up to *timeout* s for missing,
+    restarting ones), set them running and pause every other worker; returns once the
+    scheduler sees exactly that.
 
     Only the workers whose status is wrong are told, in one broadcast per direction
     (resume, pause) whose message does not grow with the cluster: a repeat of the point
@@ -106,8 +87,14 @@ def activate(client: Any, names: Sequence[str], timeout: float) -> dict[str, str
 
 def _resolve_statuses(client: Any, names: Sequence[str], timeout: float
                       ) -> tuple[dict[str, str], dict[str, str]]:
-    """:func:`resolve`'s ``{name: address}`` and every worker's ``{address: status}``,
-    from the same scheduler call."""
+    """``{name: address}`` of *names* and every worker's ``{address: status}``, from one
+    scheduler call (polled while a name is missing, up to *timeout* s).
+
+    Raises
+    ------
+    LaunchError
+        Naming the workers that did not come back in time.
+    """
     deadline = time.monotonic() + timeout
     while True:
         workers = client.scheduler_info(n_workers=-1)["workers"]

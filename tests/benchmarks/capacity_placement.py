@@ -170,19 +170,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # reach the lab's teardown
     if args.homogeneous:
         return homogeneous(args)
-    workdir = Path(tempfile.mkdtemp(prefix="capacity-placement-"))
-    state = Lab(unique_name()).up(args.spec, workdir / "lab", subnet=free_subnet())
-    try:
-        inventory = workdir / "lab.yml"
-        inventory.write_text(yaml.safe_dump(inventory_data(state), sort_keys=False))
-        started = time.perf_counter()
-        run_dir = run_sweep(inventory, workdir, args.size, args.repeats,
-                            sum(h.workers for h in state.hosts), args.workloads)
-        rows, sentences = table(run_dir)
-    finally:
-        down(state)
+    run_dir, seconds, rows, sentences = lab_sweep(args, "capacity-placement-")
     print(f"\n{args.spec}, {args.size}, {args.repeats} repeats "
-          f"({time.perf_counter() - started:.0f} s, {run_dir})")
+          f"({seconds:.0f} s, {run_dir})")
     print_rows(rows)
     print("\n" + "\n".join(sentences))
     out = ROOT / args.out
@@ -196,10 +186,10 @@ def main() -> int:
     return 0
 
 
-def homogeneous(args: argparse.Namespace) -> int:
-    """The ``--homogeneous`` run: both modes on equal hosts, and what placement costs."""
-    workdir = Path(tempfile.mkdtemp(prefix="capacity-homogeneous-"))
-    load_before = os.getloadavg()
+def lab_sweep(args: argparse.Namespace, prefix: str) -> tuple[Path, float, list, list]:
+    """Both modes on a lab of ``args.spec``, brought up and down here: the run directory,
+    the sweep's seconds, the table rows and the verdict sentences."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     state = Lab(unique_name()).up(args.spec, workdir / "lab", subnet=free_subnet())
     try:
         inventory = workdir / "lab.yml"
@@ -207,13 +197,20 @@ def homogeneous(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         run_dir = run_sweep(inventory, workdir, args.size, args.repeats,
                             sum(h.workers for h in state.hosts), args.workloads)
-        rows, _ = table(run_dir)
+        rows, sentences = table(run_dir)
     finally:
         down(state)
+    return run_dir, time.perf_counter() - started, rows, sentences
+
+
+def homogeneous(args: argparse.Namespace) -> int:
+    """The ``--homogeneous`` run: both modes on equal hosts, and what placement costs."""
+    load_before = os.getloadavg()
+    run_dir, seconds, rows, _ = lab_sweep(args, "capacity-homogeneous-")
     load_after = os.getloadavg()
     costs = cost_rows(rows)
     print(f"\n{args.spec}, {args.size}, {args.repeats} repeats "
-          f"({time.perf_counter() - started:.0f} s, {run_dir}); load average before "
+          f"({seconds:.0f} s, {run_dir}); load average before "
           f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
     print_costs(costs)
     out = ROOT / args.out

@@ -60,7 +60,7 @@ _LAZY = {
     "_Connection": "connections", "_Connections": "connections",
     "open_connection": "connections", "run_remote": "connections",
     "POLL_SECONDS": "processes", "REMOTE_STOP_SECONDS": "sweep",
-    "SCHEDULER_TIMEOUT": "processes", "STOP_GRACE": "processes", "SSHScheduler": "processes",
+    "SCHEDULER_TIMEOUT": "processes", "SSHScheduler": "processes",
     "SSHWorker": "processes", "_RemoteProcess": "processes", "copy_credentials": "processes",
     "kill_leftovers": "sweep", "leftover_processes": "sweep", "sweep_host": "sweep",
 }

@@ -31,7 +31,6 @@ from clusterbench.launchers.ssh.commands import (
 from clusterbench.launchers.ssh.connections import CONNECTIONS
 from clusterbench.launchers.ssh.host import SSHHost
 
-STOP_GRACE = 3.0  # kept for importers; close() no longer waits (see _RemoteProcess.close)
 SCHEDULER_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
 
