@@ -197,8 +197,20 @@ def _stop_like_ctrl_c() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``clusterbench`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
     _stop_like_ctrl_c()
+    try:  # a signal while the arguments are parsed is an interruption too, not a traceback
+        return _run(build_parser().parse_args(argv))
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"clusterbench: interrupted ({signal.Signals(signum).name}); everything it "
+              f"started is stopped, records measured so far are kept", file=sys.stderr)
+        hint = getattr(exc, "resume_hint", None)  # set by `run` once its directory exists
+        if hint:
+            print(f"resume with: {hint}", file=sys.stderr)
+        return 128 + signum
+
+
+def _run(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
     module, _, function = COMMANDS[key].partition(":")
     try:
@@ -209,11 +221,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"clusterbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"clusterbench: interrupted ({signal.Signals(signum).name}); everything it "
-              f"started is stopped, records measured so far are kept", file=sys.stderr)
-        hint = getattr(exc, "resume_hint", None)  # set by `run` once its directory exists
-        if hint:
-            print(f"resume with: {hint}", file=sys.stderr)
-        return 128 + signum

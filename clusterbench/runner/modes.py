@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,7 +55,12 @@ from clusterbench.constants import (
     MAX_OVERHEAD_SHARE,
     SCHEDULERS,
 )
-from clusterbench.runner.placement import Placement, capacity_placement, equal_ranges
+from clusterbench.runner.placement import (
+    Placement,
+    TailScheduler,
+    capacity_placement,
+    equal_ranges,
+)
 
 __all__ = [
     "BLOCKS_ONLY_MODES",
@@ -212,13 +218,14 @@ class ExecutionContext:
 
     def _map_placed(self, func: Any, items: Sequence[Any], placement: Placement) -> list[Any]:
         """One task per item: the placed ranges on their workers (a loose restriction),
-        then each tail range on the worker whose task finished first (self-scheduling).
+        then the tail ranges, each submitted when a slot frees up to the slot that ends
+        it first (:class:`~clusterbench.runner.placement.TailScheduler`).
 
         Why the tail is handed out here and not submitted at once: dask assigns tasks that
         are not "root-ish" (a few per thread are not) to workers up front, by an occupancy
         estimate that does not know one host is four times slower, so a slow worker held
         tail ranges in its own queue and ran them last, after the fast one had finished.
-        Here a worker only gets the next range when it is free; the cost is one
+        Here a slot only gets the next range when it is free; the cost is one
         completion + submit round trip per tail range (milliseconds, against tail ranges
         of a tenth of a second or more).
         """
@@ -227,24 +234,36 @@ class ExecutionContext:
         self.tasks += len(items)
         self.executors.add(f"dask {self.scheduler}")
         futures: dict[int, Any] = {}
-        worker_of: dict[str, str] = {}
+        slot_of: dict[str, tuple[str, int]] = {}
+        threads_seen: dict[str, int] = {}
+        slots: list[tuple[str, int]] = []  # (worker address, thread number)
+        for worker in placement.workers:
+            if worker is not None:
+                slots.append((worker, threads_seen.get(worker, 0)))
+                threads_seen[worker] = slots[-1][1] + 1
+        tail = TailScheduler(
+            [(index, stop - start) for index, ((start, stop), worker)
+             in enumerate(zip(placement.ranges, placement.workers, strict=True))
+             if worker is None],
+            {slot: placement.capacities.get(slot[0], 1.0) for slot in slots})
 
-        def submit(index: int, worker: str) -> Any:
-            future = self.client.submit(func, items[index], pure=False, workers=[worker],
+        def submit(index: int, slot: tuple[str, int]) -> Any:
+            future = self.client.submit(func, items[index], pure=False, workers=[slot[0]],
                                         allow_other_workers=True)
-            futures[index], worker_of[future.key] = future, worker
+            futures[index], slot_of[future.key] = future, slot
             return future
 
-        placed = [(index, worker) for index, worker in enumerate(placement.workers)
-                  if worker is not None]
-        for index, worker in placed:
+        placed = [index for index, worker in enumerate(placement.workers) if worker is not None]
+        now = time.perf_counter()
+        for index, slot in zip(placed, slots, strict=True):
             start, stop = placement.ranges[index]
-            self.placed_blocks[worker] = self.placed_blocks.get(worker, 0) + stop - start
-        tail = [index for index, worker in enumerate(placement.workers) if worker is None]
-        running = as_completed([submit(index, worker) for index, worker in placed])
+            self.placed_blocks[slot[0]] = self.placed_blocks.get(slot[0], 0) + stop - start
+            tail.start(slot, now, stop - start)
+        running = as_completed([submit(index, slot) for index, slot in zip(placed, slots,
+                                                                            strict=True)])
         for finished in running:
-            if tail:
-                running.add(submit(tail.pop(0), worker_of[finished.key]))
+            for index, slot in tail.finish(slot_of[finished.key], time.perf_counter()):
+                running.add(submit(index, slot))
         return list(self.client.gather([futures[i] for i in range(len(items))]))
 
     @contextlib.contextmanager

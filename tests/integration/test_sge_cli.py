@@ -19,13 +19,14 @@ def down_after(sge_cluster):
     assert sge_cluster.wait_no_jobs() == []
 
 
-def _assert_running_jobs(rows: dict[str, dict[str, str]], sge) -> None:  # noqa: ANN001
-    """Both SGE workers carry the job ids qstat lists, RUNNING, on this host."""
+def _assert_running_jobs(rows: dict[str, dict[str, str]], sge,  # noqa: ANN001
+                         states: frozenset[str] = frozenset({"RUNNING"})) -> None:
+    """Both SGE workers carry the job ids qstat lists, in *states*, on this host."""
     queued = sge.jobs()
     jobs = {name: row for name, row in rows.items() if name.startswith("grid-grid-")}
     assert sorted(jobs) == ["grid-grid-0", "grid-grid-1"], rows
     assert sorted(row["job"] for row in jobs.values()) == sorted(queued), (rows, queued)
-    assert {row["queue state"] for row in jobs.values()} == {"RUNNING"}, rows
+    assert {row["queue state"] for row in jobs.values()} <= states, rows
     assert {row["node"] for row in jobs.values()} == {sge.host}
     assert {row["status"] for row in jobs.values()} == {"running"}
 
@@ -34,7 +35,10 @@ def test_up_status_down_on_sge(sge_cluster, tmp_path):
     up = cli("up", str(sge_inventory(tmp_path, sge_cluster)))
     assert up.returncode == 0, up.stdout + up.stderr
     assert sorted(sge_cluster.jobs().values()) == ["r", "r"], sge_cluster.jobs()
-    _assert_running_jobs(table(up.stdout), sge_cluster)
+    # up's table is qstat's word when the last worker registered: a job whose worker
+    # already runs can still read "t" (transferring: CONFIGURING) for a moment (seen once
+    # in a full run); status, asked after qstat says "r r" above, must say RUNNING.
+    _assert_running_jobs(table(up.stdout), sge_cluster, frozenset({"RUNNING", "CONFIGURING"}))
 
     status = cli("status")
     assert status.returncode == 0, status.stderr

@@ -62,12 +62,16 @@ def _scratch_dirs() -> list[Path]:
 
 def test_sigint_during_up_stops_the_half_started_cluster(lab):
     before = set(_scratch_dirs())
+    stale = set(state_dir().glob("cluster-*.json"))  # another test's, still being removed
     up = _popen("up", lab.inventory)
     try:
         deadline = time.monotonic() + 60
         state = None
+        # This up's own state file with its daemon's PID: a stale file of an earlier test
+        # made the signal arrive while up was still starting (a flaky -2 in full runs).
         while time.monotonic() < deadline and not (state and state.pid):
-            path = next(state_dir().glob("cluster-*.json"), None)
+            path = next((p for p in state_dir().glob("cluster-*.json") if p not in stale),
+                        None)
             state = read_state(path) if path else None
             time.sleep(0.05)
         assert state and state.pid, "the daemon never wrote its state"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.benchmarks.capacity_placement import HOMOGENEOUS_GOAL, cost_rows, print_costs
 
 
@@ -35,3 +37,18 @@ def test_joblib_benchmark_summarises_hosts_and_catches_a_different_answer():
     assert answers_agree([row, summary("forest", "fast alone", repeats)])
     other = summary("forest", "fast alone", [dict(repeats[0], answer=0.96)])
     assert not answers_agree([row, other])
+
+
+def test_pooled_cost_is_the_geometric_mean_of_the_points_with_an_interval():
+    from tests.benchmarks.capacity_placement import pooled_cost
+
+    samples = {("montecarlo", 1, "distributed"): [2.0, 2.1, 1.9, 2.0, 2.05],
+               ("montecarlo", 1, "distributed-capacity"): [2.2, 2.3, 2.1, 2.2, 2.25],
+               ("montecarlo", 2, "distributed"): [1.0, 1.1, 0.9, 1.0, 1.05],
+               ("montecarlo", 2, "distributed-capacity"): [1.0, 1.1, 0.9, 1.0, 1.05],
+               ("montecarlo", 3, "distributed"): [0.7]}  # unpaired: left out
+    pooled = pooled_cost(samples)
+    assert pooled["points"] == 2
+    assert pooled["cost"] == pytest.approx((2.2 / 2.0 * 1.0) ** 0.5 - 1)
+    assert pooled["low"] <= pooled["cost"] <= pooled["high"]
+    assert pooled["low"] > -0.1 and pooled["high"] < 0.2

@@ -15,9 +15,11 @@ from clusterbench.runner.modes import ExecutionContext
 from clusterbench.runner.placement import (
     TAIL_SHARE,
     TAIL_TASKS_PER_SLOT,
+    TailScheduler,
     apportion,
     capacity_placement,
     equal_ranges,
+    shrinking_ranges,
 )
 from clusterbench.runner.workerset import worker_activity
 from clusterbench.workloads import montecarlo
@@ -149,3 +151,96 @@ def test_worker_activity_names_the_straggler():
     assert activity["slow-0"] == {"tasks": 1, "busy_s": 6.0, "idle_end_s": 0.0}
     assert activity["idle-0"] == {"tasks": 0, "busy_s": 0.0, "idle_end_s": 6.0}
     assert worker_activity([], planned) == {}
+
+
+def _simulate(placed, tail, true_rates, capacities):
+    """Run a TailScheduler on a fake clock: *placed* maps slot -> blocks of its placed range,
+    *true_rates* slot -> blocks per second.  Returns (makespan, {item index: slot})."""
+    import heapq
+
+    scheduler = TailScheduler(tail, capacities)
+    events, given = [], {}
+    for slot, blocks in placed.items():
+        scheduler.start(slot, 0.0, blocks)
+        heapq.heappush(events, (blocks / true_rates[slot], slot))
+    end = 0.0
+    while events:
+        now, slot = heapq.heappop(events)
+        end = max(end, now)
+        for index, other in scheduler.finish(slot, now):
+            assert index not in given
+            given[index] = other
+            size = dict(tail)[index]
+            heapq.heappush(events, (now + size / true_rates[other], other))
+    return end, given
+
+
+def _greedy_makespan(placed, tail, true_rates):
+    """The previous rule: the next tail range to whichever slot frees up first."""
+    import heapq
+
+    events = [(blocks / true_rates[slot], slot) for slot, blocks in placed.items()]
+    heapq.heapify(events)
+    left, end = list(tail), 0.0
+    while events:
+        now, slot = heapq.heappop(events)
+        end = max(end, now)
+        if left:
+            _, size = left.pop(0)
+            heapq.heappush(events, (now + size / true_rates[slot], slot))
+    return end
+
+
+def test_tail_ranges_shrink_to_single_blocks_and_cover_the_tail():
+    ranges = shrinking_ranges(32, 15)
+    sizes = [stop - start for start, stop in ranges]
+    _covers(ranges, 32)
+    assert len(ranges) == 15 and sizes == sorted(sizes, reverse=True)
+    assert sizes[0] >= 3 and sizes[-1] == 1
+    assert shrinking_ranges(3, 15) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_a_slow_free_slot_does_not_take_the_last_range_a_fast_one_ends_sooner():
+    rates = {"fast": 4.0, "slow": 1.0}
+    # fast is busy until t=1 (4 blocks); slow is free at t=1 too (1 block).  Two tail
+    # ranges of 2 blocks: slow would end one at t=3, fast ends both by t=2.
+    end, given = _simulate({"fast": 4, "slow": 1}, [(10, 2), (11, 2)], rates,
+                           {"fast": 4.0, "slow": 1.0})
+    assert set(given.values()) == {"fast"} and end == pytest.approx(2.0)
+    assert _greedy_makespan({"fast": 4, "slow": 1}, [(10, 2), (11, 2)], rates) > end
+
+
+@given(rates=st.lists(st.floats(0.05, 20.0), min_size=1, max_size=8),
+       errors=st.lists(st.floats(0.25, 4.0), min_size=8, max_size=8),
+       n_tail=st.integers(1, 200), per_slot=st.integers(1, 60))
+def test_every_tail_range_is_handed_out_once_and_nothing_stalls(rates, errors, n_tail,
+                                                                 per_slot):
+    """Whatever the calibration error (capacities off by 4x either way), every range is
+    given to exactly one slot, and the run ends."""
+    slots = [f"w{i}" for i in range(len(rates))]
+    true_rates = dict(zip(slots, rates, strict=False))
+    capacities = {s: r * e for s, r, e in zip(slots, rates, errors, strict=False)}
+    tail = [(100 + i, stop - start) for i, (start, stop)
+            in enumerate(shrinking_ranges(n_tail, 3 * len(slots)))]
+    placed = {slot: max(1, round(per_slot * capacities[slot] / max(capacities.values())))
+              for slot in slots}
+    end, given = _simulate(placed, tail, true_rates, capacities)
+    assert sorted(given) == [index for index, _ in tail]
+    assert math.isfinite(end)
+
+
+@given(rates=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=6),
+       n_tail=st.integers(4, 120), per_slot=st.integers(1, 60))
+def test_with_exact_capacities_the_tail_ends_within_one_range_of_first_free_first_served(
+        rates, n_tail, per_slot):
+    """List scheduling is no optimum, but planning by finish time never loses more than
+    the largest tail range on the fastest slot against handing out to whoever is free."""
+    slots = [f"w{i}" for i in range(len(rates))]
+    true_rates = dict(zip(slots, rates, strict=True))
+    tail = [(100 + i, stop - start) for i, (start, stop)
+            in enumerate(shrinking_ranges(n_tail, 3 * len(slots)))]
+    placed = {slot: max(1, round(per_slot * rate / max(rates)))
+              for slot, rate in true_rates.items()}
+    end, _ = _simulate(placed, tail, true_rates, true_rates)
+    slack = max(size for _, size in tail) / max(rates)
+    assert end <= _greedy_makespan(placed, tail, true_rates) + slack * (1 + 1e-9)
