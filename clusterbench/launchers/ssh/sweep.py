@@ -16,29 +16,44 @@ REMOTE_STOP_SECONDS = 5.0
 SWEEP_SECONDS = 8.0
 #: How long ``down``'s leftover check waits for processes of the session to exit.
 LEFTOVER_WAIT = 2.0
-#: Polling interval of that wait (in the remote shell).
-POLL_SECONDS = 0.05
+#: Polling interval of that wait (in the remote shell).  Each poll is a ``pgrep -f`` over
+#: every process of the host, which on a host with a small CPU quota competes with the
+#: worker that is exiting; hence few polls, and the wait bounded by wall time.
+POLL_SECONDS = 0.1
 
 
 async def sweep_host(host: SSHHost, session: str) -> list[str]:
     """``down``'s check of *host*, one remote command: wait up to :data:`LEFTOVER_WAIT`
     for the session's processes to exit (polled), list those left (the result: PIDs and
     command lines), SIGKILL them and remove the session directory."""
-    pattern = _self_excluding(session)
-    head, _, name = session_dir(session).rpartition("/")
-    tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
-    # rm runs in the parent directory: its own command line then does not contain the
-    # session path, which another lab host's check (one PID space) would report.
-    command = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
-               f"do i=$((i+1)); sleep {POLL_SECONDS}; done; pgrep -af -- {pattern}; "
-               f"pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
-               f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
+    command = sweep_command(session)
     from clusterbench.launchers.ssh.control import run_in_shell
 
     output = await run_in_shell(host, session, command, SWEEP_SECONDS)
     if output is None:  # no shell kept open for it: a command of its own
         output = (await run_remote(host, command, timeout=SWEEP_SECONDS)).stdout
     return [line for line in (output or "").splitlines() if line.strip()]
+
+
+def sweep_command(session: str) -> str:
+    """The remote shell command of :func:`sweep_host` (pure).
+
+    The wait is bounded by wall time with coreutils' ``timeout`` (a loop of N polls is not:
+    each ``pgrep`` on a throttled host can take longer than the sleep); where ``timeout`` is
+    missing, a loop of ``LEFTOVER_WAIT / POLL_SECONDS`` polls does it.
+    """
+    pattern = _self_excluding(session)
+    head, _, name = session_dir(session).rpartition("/")
+    tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
+    poll = f"while pgrep -f -- {pattern} >/dev/null; do sleep {POLL_SECONDS}; done"
+    loop = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
+            f"do i=$((i+1)); sleep {POLL_SECONDS}; done")
+    # rm runs in the parent directory: its own command line then does not contain the
+    # session path, which another lab host's check (one PID space) would report.
+    return (f"if command -v timeout >/dev/null 2>&1; then "
+            f"timeout {LEFTOVER_WAIT:g} sh -c {shlex.quote(poll)}; else {loop}; fi; "
+            f"pgrep -af -- {pattern}; pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
+            f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
 
 
 async def leftover_processes(host: SSHHost, session: str) -> list[str]:
