@@ -124,7 +124,7 @@ def _points(records: Sequence[Record]) -> dict[tuple[Any, ...], _Point]:
         key = tuple(getattr(record, name) for name in POINT)
         params = json.dumps(record.params, sort_keys=True, default=str)
         point = points.setdefault(key, _Point(params, []))
-        if record.verified and record.error is None and not record.worker_set_changed:
+        if record.counts:
             point.seconds.append(record.seconds)
     return points
 

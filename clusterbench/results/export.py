@@ -124,11 +124,6 @@ def _write(path: Path, write: Any) -> None:
 
 # --- pytest-benchmark JSON ------------------------------------------------------------------
 
-def counts(record: Record) -> bool:
-    """Whether a repeat counts (the analysis' rule): verified, no error, same workers."""
-    return record.verified and record.error is None and not record.worker_set_changed
-
-
 def point_key(record: Record) -> tuple[str, str, str, int]:
     """A sweep point: workload, size, scheduler, workers."""
     return (record.workload, record.size, record.scheduler, record.workers)
@@ -164,7 +159,7 @@ def pytest_benchmark_json(records: Sequence[Record],
         points.setdefault(point_key(record), []).append(record)
     benchmarks, notes = [], []
     for key in sorted(points):
-        good = [r for r in points[key] if counts(r)]
+        good = [r for r in points[key] if r.counts]
         dropped = len(points[key]) - len(good)
         if not good:
             notes.append(f"{benchmark_name(key)}: left out, none of its {dropped} repeat(s) "

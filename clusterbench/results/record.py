@@ -63,6 +63,11 @@ class Record:
     worker_activity: dict[str, dict[str, float]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def counts(self) -> bool:
+        """Whether the repeat counts in its point's statistics (the analysis' rule)."""
+        return self.verified and self.error is None and not self.worker_set_changed
+
     def to_json(self) -> str:
         """Serialise as one JSON line (no newline)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)

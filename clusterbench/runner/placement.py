@@ -189,8 +189,8 @@ class TailScheduler(Generic[SlotT]):
 
     def start(self, slot: SlotT, now: float, blocks: int) -> None:
         """*slot* was given *blocks* blocks at *now*."""
-        self.slots[slot] = _Slot(now, blocks, True, self.slots[slot].done_blocks,
-                                 self.slots[slot].done_seconds)
+        state = self.slots[slot]
+        state.started, state.blocks, state.busy = now, blocks, True
 
     def finish(self, slot: SlotT, now: float) -> list[tuple[int, SlotT]]:
         """*slot* finished at *now*: the ``(item index, slot)`` pairs to submit now (each
