@@ -140,10 +140,14 @@ def create_credentials(directory: Path, cluster: str, addresses: tuple[str, ...]
     cert = _certificate(key.public_key(), ca_key, cluster, ca_cert, addresses, ca=False)
     directory.mkdir(mode=0o700, parents=True, exist_ok=False)
     pem = serialization.Encoding.PEM
-    _write_private(directory / CA_FILE, ca_cert.public_bytes(pem))
-    _write_private(directory / CERT_FILE, cert.public_bytes(pem))
-    _write_private(directory / KEY_FILE, key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    try:
+        _write_private(directory / CA_FILE, ca_cert.public_bytes(pem))
+        _write_private(directory / CERT_FILE, cert.public_bytes(pem))
+        _write_private(directory / KEY_FILE, key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    except BaseException:  # a full disk, or SIGTERM mid-way: no half-written key left
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     return Credentials(directory)
 
 

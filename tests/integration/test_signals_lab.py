@@ -12,8 +12,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
 from clusterbench.cluster.lifecycle import read_state, state_dir
+from clusterbench.cluster.state import STARTING
 from clusterbench.lab import processes_in
 from tests.fixtures.lab import make_lab
 from tests.helpers import ROOT
@@ -21,6 +23,9 @@ from tests.helpers import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.usefixtures("down_after")]
 #: The issue's bound: every process gone this long after the signal.
 STOP_SECONDS = 10.0
+#: Seconds each worker of the SIGINT test spends in its setup step (longer than the test's
+#: wait before the signal, shorter than anything a stuck stop could hide behind).
+SETUP_SLEEP = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +65,23 @@ def _scratch_dirs() -> list[Path]:
     return list(Path("/tmp").glob("clusterbench-*"))
 
 
-def test_sigint_during_up_stops_the_half_started_cluster(lab):
+def _slow_starting(lab, directory: Path, seconds: float) -> Path:
+    """The lab's inventory with every host's workers *seconds* in their setup step: the
+    remote shells of a half-started cluster, for as long as the test needs them."""
+    data = yaml.safe_load(Path(lab.inventory).read_text())
+    for host in data["hosts"]:
+        host["setup"] = [*host.get("setup", []), f"sleep {seconds:g}"]
+    path = directory / "slow-start.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_sigint_during_up_stops_the_half_started_cluster(lab, tmp_path):
     before = set(_scratch_dirs())
     stale = set(state_dir().glob("cluster-*.json"))  # another test's, still being removed
-    up = _popen("up", lab.inventory)
+    # The workers sleep in their setup: a 2-worker lab registered within the test's
+    # one-second wait, and `up`, already exiting, died of the SIGINT (-2, no traceback).
+    up = _popen("up", str(_slow_starting(lab, tmp_path, SETUP_SLEEP)))
     try:
         deadline = time.monotonic() + 60
         state = None
@@ -75,7 +93,12 @@ def test_sigint_during_up_stops_the_half_started_cluster(lab):
             state = read_state(path) if path else None
             time.sleep(0.05)
         assert state and state.pid, "the daemon never wrote its state"
-        time.sleep(1.0)  # workers are being started over SSH now
+        # Workers are being started over SSH: wait for their shells on every host.
+        while time.monotonic() < deadline and len(_ours_on_hosts(lab)) < len(lab.hosts):
+            time.sleep(0.1)
+        assert len(_ours_on_hosts(lab)) == len(lab.hosts), "the workers never started"
+        current = read_state(path)
+        assert current is not None and current.status == STARTING, current
         up.send_signal(signal.SIGINT)
         sent = time.monotonic()
         _, stderr = up.communicate(timeout=60)
@@ -121,6 +144,38 @@ def test_sigterm_to_a_managed_lab_sweep_stops_every_host(lab, tmp_path):
     assert not left, left
     assert _records(results), "records measured before the signal are kept"
     assert not list(state_dir().glob("tls-*"))
+    assert set(_scratch_dirs()) <= before
+
+
+def test_sigterm_while_a_managed_sweep_starts_its_cluster_stops_every_host(lab, tmp_path):
+    """SIGTERM to `run` while its own cluster's workers are still starting (in their setup
+    step): nothing left on the hosts, no key directory (one was left once)."""
+    before = set(_scratch_dirs())
+    keys_before = set(state_dir().glob("tls-*"))
+    run = _popen("run", "scaling", "-i", str(_slow_starting(lab, tmp_path, SETUP_SLEEP)),
+                 "--workloads", "montecarlo", "--size", "tiny", "--schedulers",
+                 "distributed", "--workers", "1", "--results-dir", str(tmp_path / "results"))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_ours_on_hosts(lab)) < len(lab.hosts):
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.1)
+        assert len(_ours_on_hosts(lab)) == len(lab.hosts), "the workers never started"
+        assert set(state_dir().glob("tls-*")) - keys_before, "the run's key directory"
+        run.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, stderr = run.communicate(timeout=60)
+        stopped_after = time.monotonic() - sent
+    finally:
+        if run.poll() is None:
+            run.kill()
+    print(f"SIGTERM to a managed sweep starting its cluster: exit {run.returncode} after "
+          f"{stopped_after:.1f} s")
+    assert run.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    left = _wait_clean(lab, max(0.1, STOP_SECONDS - stopped_after))
+    assert not left, left
+    assert set(state_dir().glob("tls-*")) <= keys_before, "the key directory is removed"
     assert set(_scratch_dirs()) <= before
 
 

@@ -115,3 +115,22 @@ def test_status_prints_the_tunnel_to_a_loopback_dashboard(state, dashboard, expe
         assert tunnel is None
     else:
         assert tunnel.startswith(expected), tunnel
+
+
+def test_credentials_interrupted_while_written_leave_no_directory(tmp_path, monkeypatch):
+    # SIGTERM to `run` while it created its cluster's CA left the key directory behind.
+    from clusterbench.cluster import security
+
+    writes = []
+
+    def interrupted(path, data):
+        writes.append(path.name)
+        if len(writes) == 2:
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    real_write = security._write_private
+    monkeypatch.setattr(security, "_write_private", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        create_credentials(tmp_path / "tls-lab-abc", "lab")
+    assert writes and not (tmp_path / "tls-lab-abc").exists()

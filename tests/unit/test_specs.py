@@ -68,7 +68,9 @@ def test_worker_command_carries_per_host_options():
     assert worker[1:4] == ["-m", "distributed.cli.dask_worker", "tcp://10.0.0.1:8786"]
     for flag, value in [("--name", "pi1-0"), ("--nthreads", "4"), ("--memory-limit", "900000000"),
                         ("--host", "10.0.0.11"),
-                        ("--local-directory", "/tmp/clusterbench-s1/pi1-0")]:
+                        ("--local-directory", "/tmp/clusterbench-s1/pi1-0"),
+                        # an orphaned launch (cluster stopped first) does not wait forever
+                        ("--death-timeout", "120")]:
         assert worker[worker.index(flag) + 1] == value
 
 

@@ -15,6 +15,13 @@ from clusterbench.launchers.base import blas_env
 from clusterbench.launchers.ssh.host import SSHHost
 
 REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
+#: ``--death-timeout`` of every SSH worker: a worker that has not registered this long after
+#: its start gives up and exits.  Without it, a worker whose launch was still on its way
+#: when its cluster stopped (``up`` interrupted, the daemon SIGKILLed) retries connecting
+#: to the gone scheduler forever (distributed's register loop); a registered worker already
+#: exits when its scheduler's connection breaks.  dask-jobqueue's default is 60 s; twice
+#: that leaves a 0.03-CPU host its TLS handshake.  ``worker_extra_args`` may override it.
+DEATH_TIMEOUT_SECONDS = 120
 
 
 def session_dir(session: str) -> str:
@@ -138,6 +145,7 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
         "--no-nanny", "--no-dashboard", "--dashboard-address", f"{address}:0",
         "--host", address,
         "--local-directory", f"{session_dir(session)}/{name}",
+        "--death-timeout", str(DEATH_TIMEOUT_SECONDS),
         *tls_args(session, tls),
         *host.worker_extra_args,
     ]
