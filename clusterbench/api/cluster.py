@@ -107,17 +107,28 @@ def backends_for(connection: Any, inventory: Any, scenario: Scenario) -> dict[st
         elif connection.scheduler_address:
             # A cluster `up` started brings its own TLS files; for anyone else's the
             # credentials come from dask's config (distributed.comm.tls.*), as for any client.
-            from clusterbench.cluster.lifecycle import security_for_address
+            from clusterbench.cluster.lifecycle import (
+                cluster_security,
+                state_for_address,
+                worker_hosts,
+            )
 
             address = connection.scheduler_address
+            ours = state_for_address(address)
             cluster = ExistingCluster(address, order=scenario.order,
-                                      security=security_for_address(address))
+                                      security=None if ours is None else cluster_security(ours),
+                                      host_names=worker_hosts(ours))
         elif connection.attach:
-            from clusterbench.cluster.lifecycle import cluster_security, running_cluster
+            from clusterbench.cluster.lifecycle import (
+                cluster_security,
+                running_cluster,
+                worker_hosts,
+            )
 
             state = running_cluster()
             cluster = ExistingCluster(state["address"], order=scenario.order,
-                                      security=cluster_security(state))
+                                      security=cluster_security(state),
+                                      host_names=worker_hosts(state))
         else:
             cluster = ManagedCluster(inventory, order=scenario.order,
                                      insecure=getattr(connection, "insecure", False))

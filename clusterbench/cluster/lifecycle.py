@@ -182,13 +182,22 @@ def running_cluster() -> ClusterState:
     return state
 
 
+def state_for_address(address: str) -> ClusterState | None:
+    """The state of the running cluster `up` started at *address* (None: not ours)."""
+    return next((state for _, state in running_states() if state.address == address), None)
+
+
 def security_for_address(address: str) -> Any:
     """The ``Security`` of the running cluster `up` started at *address* (None when no
     cluster of ours listens there: dask's own TLS configuration applies)."""
-    for _, state in running_states():
-        if state.address == address:
-            return cluster_security(state)
-    return None
+    state = state_for_address(address)
+    return None if state is None else cluster_security(state)
+
+
+def worker_hosts(state: ClusterState | None) -> dict[str, str]:
+    """``{worker name: inventory host}`` of a cluster `up` started (empty for None), so
+    that an attached sweep names hosts as the inventory does, not by their addresses."""
+    return {} if state is None else {row["name"]: row["host"] for row in state.workers}
 
 
 def cluster_security(state: ClusterState) -> Any:

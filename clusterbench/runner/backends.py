@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,9 @@ class ExistingCluster:
     order: str = "inventory"
     #: distributed ``Security`` (a cluster `up` started over TLS); None: dask's config.
     security: Any = None
+    #: ``{worker name: inventory host}`` when `up` started the cluster (its state file
+    #: says); other workers are named by the host address the scheduler knows.
+    host_names: Mapping[str, str] = field(default_factory=dict)
     #: How environment.json names the transport: not ours to choose or know.
     transport: str = field(default="attached", init=False)
     client: Any = field(default=None, init=False)
@@ -219,7 +223,8 @@ class ExistingCluster:
         return PointWorkers(
             addresses=tuple(address for address, _ in chosen),
             names=tuple(str(info.get("name")) for _, info in chosen),
-            hosts=tuple(str(info.get("host")) for _, info in chosen),
+            hosts=tuple(self.host_names.get(str(info.get("name")), str(info.get("host")))
+                        for _, info in chosen),
             threads=max(int(info.get("nthreads", 1)) for _, info in chosen),
         )
 

@@ -89,6 +89,10 @@ def test_up_status_run_down_on_fake_hosts(lab, tmp_path):
     records = only_records(results)
     assert [r["workers"] for r in records if r["scheduler"] == "distributed"] == [1, 2, 3]
     assert all(r["verified"] for r in records)
+    # Hosts named as the inventory names them (from up's state), not by their addresses.
+    widest = max(records, key=lambda r: r["workers"])
+    assert dict(zip(widest["worker_names"], widest["worker_hosts"], strict=True)) == {
+        "pi1-0": "pi1", "pi2-0": "pi2", "desktop1-0": "desktop1"}
 
     scratch = Path(session_dir(state["session"]))
     assert scratch.is_dir()  # the workers' scratch space (lab hosts share this filesystem)
