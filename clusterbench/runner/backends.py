@@ -60,7 +60,6 @@ class ManagedCluster:
         self.lost: str | None = None
         self.worker_speed: dict[str, float] = {}
         self._cluster: Any = None
-        self._attempted = False  # a start was begun: close() sweeps the hosts
         self._ready: list[Any] | None = None
         self.session = secrets.token_hex(4)
         #: What the leftover sweep of :meth:`close` found, per SSH host (as `down` reports).
@@ -83,9 +82,6 @@ class ManagedCluster:
             if self.transport == "tls":
                 self.credentials = cluster_credentials(self.inventory, self.session,
                                                        state_dir())
-            # From here close() sweeps the hosts even if the start is interrupted (SIGTERM
-            # while SpecCluster starts): the cluster object then never reaches _cluster.
-            self._attempted = True
             self._cluster = _start_cluster(self.inventory, self.session, self.credentials)
             self.client = Client(self._cluster)  # the cluster's Security (TLS) is used
         if self._ready is None:
@@ -126,7 +122,6 @@ class ManagedCluster:
             self.client.close()
         if self._cluster is not None:
             self._close_cluster()
-        if self._attempted:
             self.leftovers = _sweep_hosts(self.inventory, self.session)
         if self.credentials is not None:
             self.credentials.remove()

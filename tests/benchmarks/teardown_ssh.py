@@ -69,10 +69,14 @@ def main() -> None:
     parser.add_argument("--spec", default=DEFAULT_SPEC)
     parser.add_argument("--compare-shells", action="store_true",
                         help="also run with CLUSTERBENCH_SWEEP_SHELLS=0, interleaved")
+    parser.add_argument("--compare-patience", action="store_true",
+                        help="also run with CLUSTERBENCH_SWEEP_PATIENCE=0 (no probe, no "
+                             "extra time for a slow host that answers), interleaved")
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.hosts.split(","))
     print(f"load before: {os.getloadavg()}", flush=True)
-    variants = ["shells", "no shells"] if args.compare_shells else ["shells"]
+    variants = ["shells"] + (["no shells"] if args.compare_shells else []) \
+        + (["no patience"] if args.compare_patience else [])
     rows: dict[tuple[int, str], list[dict]] = {(c, v): [] for c in counts for v in variants}
     with tempfile.TemporaryDirectory(prefix="teardown-") as tmp:
         workdir = Path(tmp)
@@ -84,9 +88,11 @@ def main() -> None:
             for index in range(args.rounds):
                 order = [(c, v) for c in counts for v in variants]
                 for count, variant in order if index % 2 == 0 else reversed(order):
-                    shells = {"CLUSTERBENCH_SWEEP_SHELLS": "0" if variant == "no shells"
-                              else "1"}
-                    row = up_down(inventories[count], env | shells, args.pause)
+                    switches = {"CLUSTERBENCH_SWEEP_SHELLS": "0" if variant == "no shells"
+                                else "1"}
+                    if variant == "no patience":
+                        switches["CLUSTERBENCH_SWEEP_PATIENCE"] = "0"
+                    row = up_down(inventories[count], env | switches, args.pause)
                     row["left"] = wait_quiet(lab)
                     rows[(count, variant)].append(row)
                     split = ", ".join(f"{k} {v:.2f}" for k, v in row["split"].items())
@@ -100,8 +106,8 @@ def main() -> None:
     med = statistics.median
     print(f"\nspec {args.spec}, {args.rounds} round(s), down {args.pause:g} s after up\n")
     print("| hosts | sweep | `up` s | `down` s | close workers s | stop scheduler s "
-          "| leftover sweep s | down / up | load avg (1 min) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| leftover sweep s | down / up | hosts not checked | load avg (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (count, variant), group in rows.items():
         split = {k: med(r["split"].get(k, 0.0) for r in group)
                  for k in ("close_workers", "stop_scheduler", "leftover_sweep")}
@@ -109,7 +115,13 @@ def main() -> None:
               f"{med(r['down'] for r in group):.1f} | {split['close_workers']:.2f} | "
               f"{split['stop_scheduler']:.2f} | {split['leftover_sweep']:.2f} | "
               f"{med(r['down'] / r['up'] for r in group):.2f} | "
+              f"{', '.join(str(_not_checked(r)) for r in group)} | "
               f"{med(r['load'] for r in group):.1f} |")
+
+
+def _not_checked(row: dict) -> int:
+    """Hosts `down` said it could not check (one line per host: "NAME: could not check")."""
+    return sum(1 for line in row["unverified"] if ": could not check" in line)
 
 
 if __name__ == "__main__":

@@ -41,3 +41,48 @@ def test_down_with_a_cut_link_is_bounded_and_names_the_host(lab):
     assert not pid_alive(state["pid"])
     print(f"down with pi1 cut off: {elapsed:.1f} s")
     assert elapsed < 40, elapsed  # a hang guard (was 61 s); README gives the measured time
+
+
+def test_a_slow_host_that_answers_gets_more_time_and_a_cut_one_does_not(lab):
+    """The sweep's probe on a real sshd: a check still running past its bound on a host
+    whose sshd answers is waited for (a throttled host right after `up`, which `down`
+    used to call "could not check"); with the link cut there is no answer."""
+    import asyncio
+    import secrets
+
+    from clusterbench.errors import LaunchError
+    from clusterbench.inventory.load import load_inventory
+    from clusterbench.launchers.ssh.connections import CONNECTIONS
+    from clusterbench.launchers.ssh.control import answers, open_shells, run_in_shell
+
+    host = load_inventory(lab.inventory).host("pi2")
+    slow = "sleep 3; echo checked"  # a check that outlasts its 1 s bound
+
+    async def sweep(patience: str) -> str | None:
+        import os
+
+        os.environ["CLUSTERBENCH_SWEEP_PATIENCE"] = patience
+        session = secrets.token_hex(4)
+        open_shells([host], session)
+        return await run_in_shell(host, session, slow, timeout=1.0)
+
+    async def probe_with_link(up: bool) -> bool:
+        connection = await CONNECTIONS.acquire(host)
+        try:
+            if not up:
+                subprocess.run(["ip", "link", "set", lab.host("pi2").veth, "down"], check=True)
+            return await answers(connection, 1.0)
+        finally:
+            subprocess.run(["ip", "link", "set", lab.host("pi2").veth, "up"], check=False)
+            CONNECTIONS.release(host, connection)
+
+    try:
+        assert asyncio.run(sweep("30")).strip() == "checked"
+        with pytest.raises(LaunchError, match="no answer within 1 s"):
+            asyncio.run(sweep("0"))  # the old rule: the bound alone
+    finally:
+        import os
+
+        os.environ.pop("CLUSTERBENCH_SWEEP_PATIENCE", None)
+    assert asyncio.run(probe_with_link(up=True)) is True
+    assert asyncio.run(probe_with_link(up=False)) is False

@@ -76,6 +76,22 @@ def _slow_starting(lab, directory: Path, seconds: float) -> Path:
     return path
 
 
+def _wait_in_setup(lab, deadline: float, process: subprocess.Popen) -> None:
+    """Until every host's worker runs its setup ``sleep``: past the login shell's rc files,
+    whose ``pyenv rehash``, hung up by a signal, leaves a lock every later login shell of
+    this machine waits out (a stale ``~/.pyenv/shims/.pyenv-shim`` made each lab command
+    take 8 s and more)."""
+    def sleeping() -> int:
+        return sum(any(line == f"sleep {SETUP_SLEEP:g}" for line in lines)
+                   for lines in _ours_on_hosts(lab).values())
+
+    while time.monotonic() < deadline and sleeping() < len(lab.hosts):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    assert sleeping() == len(lab.hosts), f"the workers never reached their setup step: " \
+        f"{_ours_on_hosts(lab)}"
+
+
 def test_sigint_during_up_stops_the_half_started_cluster(lab, tmp_path):
     before = set(_scratch_dirs())
     stale = set(state_dir().glob("cluster-*.json"))  # another test's, still being removed
@@ -93,10 +109,7 @@ def test_sigint_during_up_stops_the_half_started_cluster(lab, tmp_path):
             state = read_state(path) if path else None
             time.sleep(0.05)
         assert state and state.pid, "the daemon never wrote its state"
-        # Workers are being started over SSH: wait for their shells on every host.
-        while time.monotonic() < deadline and len(_ours_on_hosts(lab)) < len(lab.hosts):
-            time.sleep(0.1)
-        assert len(_ours_on_hosts(lab)) == len(lab.hosts), "the workers never started"
+        _wait_in_setup(lab, deadline, up)
         current = read_state(path)
         assert current is not None and current.status == STARTING, current
         up.send_signal(signal.SIGINT)
@@ -157,10 +170,7 @@ def test_sigterm_while_a_managed_sweep_starts_its_cluster_stops_every_host(lab, 
                  "distributed", "--workers", "1", "--results-dir", str(tmp_path / "results"))
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(_ours_on_hosts(lab)) < len(lab.hosts):
-            assert run.poll() is None, run.communicate()
-            time.sleep(0.1)
-        assert len(_ours_on_hosts(lab)) == len(lab.hosts), "the workers never started"
+        _wait_in_setup(lab, deadline, run)
         assert set(state_dir().glob("tls-*")) - keys_before, "the run's key directory"
         run.send_signal(signal.SIGTERM)
         sent = time.monotonic()

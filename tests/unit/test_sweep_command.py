@@ -57,3 +57,36 @@ def test_nothing_of_the_session_running_lists_nothing_and_leaves_nothing():
     assert left == []
     assert not any(session in " ".join(p.info["cmdline"] or [])
                    for p in psutil.process_iter(["cmdline"]) if p.pid != os.getpid())
+
+
+def _worker_with_pid_file(session: str, seconds: float) -> subprocess.Popen:
+    """A tagged process that recorded its PID, as a worker's command does (``echo $$``)."""
+    directory = Path(session_dir(session))
+    directory.mkdir(exist_ok=True)
+    process = _tagged(session, seconds)
+    (directory / "w-0.pid").write_text(f"{process.pid}\n")
+    return process
+
+
+def test_the_wait_polls_recorded_pids_not_the_process_table(tmp_path):
+    # Each pgrep reads every process's command line; on a 0.03-CPU host the polls competed
+    # with the exiting worker.  A shim counts the sweep's pgrep calls.
+    real = subprocess.run(["sh", "-c", "command -v pgrep"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    calls = tmp_path / "calls"
+    shim = tmp_path / "bin" / "pgrep"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho x >> {calls}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    session = uuid.uuid4().hex[:12]
+    worker = _worker_with_pid_file(session, 1.0)
+    started = time.monotonic()
+    out = subprocess.run(["sh", "-c", sweep_command(session)], capture_output=True, text=True,
+                         timeout=30, env=os.environ | {"PATH": f"{shim.parent}:"
+                                                                f"{os.environ['PATH']}"})
+    seconds = time.monotonic() - started
+    worker.wait(5)
+    assert out.stdout.strip() == "" and not Path(session_dir(session)).exists()
+    assert seconds >= 0.9, "it waited for the recorded worker to exit"
+    # one scan once the recorded PIDs are gone, one to list what is left (was one per poll)
+    assert len(calls.read_text().split()) == 2

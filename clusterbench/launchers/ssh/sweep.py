@@ -38,22 +38,39 @@ async def sweep_host(host: SSHHost, session: str) -> list[str]:
 def sweep_command(session: str) -> str:
     """The remote shell command of :func:`sweep_host` (pure).
 
-    The wait is bounded by wall time with coreutils' ``timeout`` (a loop of N polls is not:
-    each ``pgrep`` on a throttled host can take longer than the sleep); where ``timeout`` is
-    missing, a loop of ``LEFTOVER_WAIT / POLL_SECONDS`` polls does it.
+    On a host with a small CPU quota every ``pgrep`` (a read of every process's command
+    line) competes with the worker that is exiting: polling with it kept 41-44 of 64
+    hosts of 0.03 CPU past their bound.  So the wait first polls the PIDs the session's
+    commands recorded (``<role>.pid``) with shell builtins, and scans the process table
+    only once they are gone (again while tagged strays remain); the processes left are
+    listed by one more scan and killed by PID, not by a third one (``pkill``).  The wait is
+    bounded by wall time with coreutils' ``timeout``; where it is missing, a loop of
+    ``LEFTOVER_WAIT / POLL_SECONDS`` polls does it.  No command line of the sweep contains
+    the session directory (other lab hosts share this PID space and sweep it too): paths
+    are globs run from the parent directory, and the pgrep pattern does not match itself.
     """
     pattern = _self_excluding(session)
     head, _, name = session_dir(session).rpartition("/")
+    own = f"[{name[0]}]{shlex.quote(name[1:])}"  # the session directory, as a glob
     tries = max(1, int(LEFTOVER_WAIT / POLL_SECONDS))
-    poll = f"while pgrep -f -- {pattern} >/dev/null; do sleep {POLL_SECONDS}; done"
-    loop = (f"i=0; while pgrep -f -- {pattern} >/dev/null && [ $i -lt {tries} ]; "
-            f"do i=$((i+1)); sleep {POLL_SECONDS}; done")
-    # rm runs in the parent directory: its own command line then does not contain the
-    # session path, which another lab host's check (one PID space) would report.
-    return (f"if command -v timeout >/dev/null 2>&1; then "
+    # Alive: its /proc entry says so and it is no zombie (state Z after the name's ")").
+    # Without /proc (not Linux) nothing counts as alive here and the pgrep poll waits.
+    alive = (f"alive() {{ for f in {own}/*.pid; do [ -f \"$f\" ] && read p < \"$f\" && "
+             f"read -r st 2>/dev/null < \"/proc/$p/stat\" && case \"$st\" in "
+             f"*\") Z \"*) ;; *) return 0;; esac; done; return 1; }}")
+    poll = (f"{alive}; while alive; do sleep {POLL_SECONDS}; done; "
+            f"while pgrep -f -- {pattern} >/dev/null; do sleep {POLL_SECONDS}; done")
+    loop = (f"{alive}; i=0; while {{ alive || pgrep -f -- {pattern} >/dev/null; }} && "
+            f"[ $i -lt {tries} ]; do i=$((i+1)); sleep {POLL_SECONDS}; done")
+    # A subshell: the ``cd`` (and an ``exit`` if it fails) stays out of the shell that
+    # runs the sweep, which still has to print the end marker.
+    return (f"(cd {shlex.quote(head)} || exit 0; "
+            f"if command -v timeout >/dev/null 2>&1; then "
             f"timeout {LEFTOVER_WAIT:g} sh -c {shlex.quote(poll)}; else {loop}; fi; "
-            f"pgrep -af -- {pattern}; pkill -KILL -f -- {pattern}; cd {shlex.quote(head)} && "
-            f"rm -rf [{name[0]}]{shlex.quote(name[1:])}; true")
+            f"left=$(pgrep -af -- {pattern}); if [ -n \"$left\" ]; then "
+            f"printf '%s\\n' \"$left\"; printf '%s\\n' \"$left\" | "
+            f"while read -r p _; do kill -KILL \"$p\" 2>/dev/null; done; fi; "
+            f"rm -rf {own}); true")
 
 
 async def leftover_processes(host: SSHHost, session: str) -> list[str]:
