@@ -31,7 +31,7 @@ from clusterbench.launchers.ssh.host import SSHHost
 #: How long the liveness probe of a host that did not finish its sweep in time may take.
 PROBE_SECONDS = 1.0
 #: Seconds more a sweep gets on a host that answers the probe: on a 0.03-CPU lab host right
-#: after ``up``, the shell's rc files and the exiting worker held 37-40 of 64 hosts past the
+#: after ``up``, the sweep shell still in its login rc files held 38-44 of 64 hosts past the
 #: 8 s bound, and ``down`` said "could not check" of hosts that were fine.
 SLOW_HOST_SECONDS = 30.0
 

@@ -39,11 +39,12 @@ def sweep_command(session: str) -> str:
     """The remote shell command of :func:`sweep_host` (pure).
 
     On a host with a small CPU quota every ``pgrep`` (a read of every process's command
-    line) competes with the worker that is exiting: polling with it kept 41-44 of 64
-    hosts of 0.03 CPU past their bound.  So the wait first polls the PIDs the session's
-    commands recorded (``<role>.pid``) with shell builtins, and scans the process table
-    only once they are gone (again while tagged strays remain); the processes left are
-    listed by one more scan and killed by PID, not by a third one (``pkill``).  The wait is
+    line) competes with the worker that is exiting.  So the wait first polls the PIDs the
+    session's commands recorded (``<role>.pid``) with shell builtins, and scans the process
+    table only once they are gone (again while tagged strays remain); the processes left
+    are listed by one more scan and killed by PID, not by a third one (``pkill``).  (On 64
+    hosts of 0.03 CPU this did not change how many sweeps missed their bound right after
+    ``up``: their shells were still in the login rc files; see :mod:`.control`.)  The wait is
     bounded by wall time with coreutils' ``timeout``; where it is missing, a loop of
     ``LEFTOVER_WAIT / POLL_SECONDS`` polls does it.  No command line of the sweep contains
     the session directory (other lab hosts share this PID space and sweep it too): paths
