@@ -76,6 +76,14 @@ def _slow_starting(lab, directory: Path, seconds: float) -> Path:
     return path
 
 
+def _signalled(process: subprocess.Popen, signum: int) -> tuple[str, float]:
+    """Send *signum*; the process's stderr and the seconds until it exited."""
+    process.send_signal(signum)
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=60)
+    return stderr, time.monotonic() - sent
+
+
 def _wait_in_setup(lab, deadline: float, process: subprocess.Popen) -> None:
     """Until every host's worker runs its setup ``sleep``: past the login shell's rc files,
     whose ``pyenv rehash``, hung up by a signal, leaves a lock every later login shell of
@@ -112,10 +120,7 @@ def test_sigint_during_up_stops_the_half_started_cluster(lab, tmp_path):
         _wait_in_setup(lab, deadline, up)
         current = read_state(path)
         assert current is not None and current.status == STARTING, current
-        up.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        _, stderr = up.communicate(timeout=60)
-        stopped_after = time.monotonic() - sent
+        stderr, stopped_after = _signalled(up, signal.SIGINT)
     finally:
         if up.poll() is None:
             up.kill()
@@ -143,10 +148,7 @@ def test_sigterm_to_a_managed_lab_sweep_stops_every_host(lab, tmp_path):
             assert run.poll() is None, run.communicate()
             time.sleep(0.2)
         assert _ours_on_hosts(lab), "workers should be running on the lab hosts"
-        run.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, stderr = run.communicate(timeout=60)
-        stopped_after = time.monotonic() - sent
+        stderr, stopped_after = _signalled(run, signal.SIGTERM)
     finally:
         if run.poll() is None:
             run.kill()
@@ -172,10 +174,7 @@ def test_sigterm_while_a_managed_sweep_starts_its_cluster_stops_every_host(lab, 
         deadline = time.monotonic() + 120
         _wait_in_setup(lab, deadline, run)
         assert set(state_dir().glob("tls-*")) - keys_before, "the run's key directory"
-        run.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, stderr = run.communicate(timeout=60)
-        stopped_after = time.monotonic() - sent
+        stderr, stopped_after = _signalled(run, signal.SIGTERM)
     finally:
         if run.poll() is None:
             run.kill()
