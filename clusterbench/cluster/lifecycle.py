@@ -196,8 +196,15 @@ def security_for_address(address: str) -> Any:
 
 def worker_hosts(state: ClusterState | None) -> dict[str, str]:
     """``{worker name: inventory host}`` of a cluster `up` started (empty for None), so
-    that an attached sweep names hosts as the inventory does, not by their addresses."""
-    return {} if state is None else {row["name"]: row["host"] for row in state.workers}
+    that an attached sweep names hosts as the inventory does, not by their addresses.
+
+    Only hosts that are one machine: a queue's jobs land on nodes the inventory does not
+    name, and three nodes under one queue's name would read as one host; their workers
+    keep the address the scheduler knows."""
+    if state is None:
+        return {}
+    queued = {name for job in state.queue_jobs for name in job["workers"]}
+    return {row["name"]: row["host"] for row in state.workers if row["name"] not in queued}
 
 
 def cluster_security(state: ClusterState) -> Any:

@@ -31,6 +31,7 @@ from tests.helpers import cli, only_records
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.usefixtures("down_after")]
 NODES = ["node1", "node2", "node3"]
 SSH_HOSTS = ["pi1", "pi2"]
+LOCAL_HOST = "laptop"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def mixed_inventory(lab, slurm, tmp_path: Path) -> Path:
     """A local worker, the lab's pi hosts over SSH (as `lab up` wrote them) and 3 SLURM jobs."""
     ssh = [host for host in yaml.safe_load(Path(lab.inventory).read_text())["hosts"]
            if host["name"] in SSH_HOSTS]
-    local = {"name": "laptop", "launcher": "local", "workers": 1}
+    local = {"name": LOCAL_HOST, "launcher": "local", "workers": 1}
     hosts = [local, *ssh, slurm_host(slurm, tmp_path / "logs", jobs=3)]
     return write_inventory(tmp_path / "mixed.yml", slurm, hosts, cluster="mixed")
 
@@ -77,9 +78,10 @@ def test_ssh_slurm_and_local_workers_on_one_scheduler(lab, slurm, tmp_path):
     assert {(r["workload"], r["workers"]) for r in records} == {
         ("montecarlo", 3), ("montecarlo", 6), ("randomforest", 3), ("randomforest", 6)}
     assert all(r["verified"] for r in records), records
-    # An attached sweep knows its workers by the scheduler's view: one address per host,
-    # the local worker's being the bridge's (where the scheduler listens).
-    everywhere = {slurm.bridge_address, *(lab.host(h).address for h in SSH_HOSTS + NODES)}
+    # An attached sweep names the inventory's single-machine hosts as the inventory does
+    # (from up's state) and queue workers by the node address the scheduler knows: six
+    # distinct machines, not three under the queue's name.
+    everywhere = {LOCAL_HOST, *SSH_HOSTS, *(lab.host(h).address for h in NODES)}
     for record in (r for r in records if r["workers"] == 6):
         assert sorted(record["worker_hosts"]) == sorted(everywhere), record
 

@@ -128,8 +128,9 @@ def test_up_run_down_through_alias_and_proxyjump(lab, files, tmp_path):
     records = run_attached(tmp_path / "results", workers="1,3")
     assert {r["workers"] for r in records} == {1, 3}
     assert all(r["verified"] for r in records)
-    # An attached run names workers' hosts by address: all three fake hosts worked.
-    assert {h for r in records for h in r["worker_hosts"]} == {h.address for h in lab.hosts}
+    # An attached run names workers' hosts as the inventory does (alias, jump-hosted name),
+    # from up's state: all three fake hosts worked.
+    assert {h for r in records for h in r["worker_hosts"]} == {"node1", "far", "hidden"}
 
     down = cli("down")
     assert down.returncode == 0, down.stderr

@@ -98,3 +98,17 @@ def test_status_and_up_refuse_a_garbage_state_file_with_its_name():
 def test_a_missing_file_is_no_state(tmp_path):
     assert read(tmp_path / "cluster-none.json") is None
     assert lifecycle.claimed_state(tmp_path / "cluster-gone.json") == ClusterState("gone")
+
+
+def test_attached_sweeps_name_single_machine_hosts_and_leave_queue_workers_to_the_scheduler():
+    from clusterbench.cluster.lifecycle import worker_hosts
+    from clusterbench.cluster.state import ClusterState
+
+    row = {"address": "tcp://10.0.0.5:1", "threads": 1, "memory": None}
+    state = ClusterState.from_json(ClusterState(
+        "c", workers=({"name": "pi1-0", "host": "pi1", **row},
+                      {"name": "hpc-0", "host": "hpc", **row}),
+        queue_jobs=({"job": "7", "host": "hpc", "launcher": "slurm", "spec": "hpc-0",
+                     "workers": ["hpc-0"], "threads": 1},)).to_json(), "state.json")
+    assert worker_hosts(state) == {"pi1-0": "pi1"}  # hpc-0 keeps its node's address
+    assert worker_hosts(None) == {}
