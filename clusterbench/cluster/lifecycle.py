@@ -187,13 +187,6 @@ def state_for_address(address: str) -> ClusterState | None:
     return next((state for _, state in running_states() if state.address == address), None)
 
 
-def security_for_address(address: str) -> Any:
-    """The ``Security`` of the running cluster `up` started at *address* (None when no
-    cluster of ours listens there: dask's own TLS configuration applies)."""
-    state = state_for_address(address)
-    return None if state is None else cluster_security(state)
-
-
 def worker_hosts(state: ClusterState | None) -> dict[str, str]:
     """``{worker name: inventory host}`` of a cluster `up` started (empty for None), so
     that an attached sweep names hosts as the inventory does, not by their addresses.
