@@ -204,7 +204,7 @@ class Sweep:
             self.listener("item", (point, round_index))
             record = self._attempt(point, opened, round_index, attempt)
             self._append(record)
-            if record.verified and record.error is None and not record.worker_set_changed:
+            if record.counts:
                 opened.seconds.append(record.seconds)
             again = record.worker_set_changed or bool(record.metrics.get("timed_out"))
             if (not again or attempt == self.scenario.retries or self._scheduler_gone(point)

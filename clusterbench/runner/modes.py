@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -235,17 +236,18 @@ class ExecutionContext:
         self.executors.add(f"dask {self.scheduler}")
         futures: dict[int, Any] = {}
         slot_of: dict[str, tuple[str, int]] = {}
-        threads_seen: dict[str, int] = {}
-        slots: list[tuple[str, int]] = []  # (worker address, thread number)
-        for worker in placement.workers:
+        # Each placed range with its slot: (item index, (worker address, thread number)).
+        placed: list[tuple[int, tuple[str, int]]] = []
+        threads_seen: Counter[str] = Counter()
+        for index, worker in enumerate(placement.workers):
             if worker is not None:
-                slots.append((worker, threads_seen.get(worker, 0)))
-                threads_seen[worker] = slots[-1][1] + 1
+                placed.append((index, (worker, threads_seen[worker])))
+                threads_seen[worker] += 1
         tail = TailScheduler(
             [(index, stop - start) for index, ((start, stop), worker)
              in enumerate(zip(placement.ranges, placement.workers, strict=True))
              if worker is None],
-            {slot: placement.capacities.get(slot[0], 1.0) for slot in slots})
+            {slot: placement.capacities.get(slot[0], 1.0) for _, slot in placed})
 
         def submit(index: int, slot: tuple[str, int]) -> Any:
             future = self.client.submit(func, items[index], pure=False, workers=[slot[0]],
@@ -253,14 +255,12 @@ class ExecutionContext:
             futures[index], slot_of[future.key] = future, slot
             return future
 
-        placed = [index for index, worker in enumerate(placement.workers) if worker is not None]
         now = time.perf_counter()
-        for index, slot in zip(placed, slots, strict=True):
+        for index, slot in placed:
             start, stop = placement.ranges[index]
             self.placed_blocks[slot[0]] = self.placed_blocks.get(slot[0], 0) + stop - start
             tail.start(slot, now, stop - start)
-        running = as_completed([submit(index, slot) for index, slot in zip(placed, slots,
-                                                                            strict=True)])
+        running = as_completed([submit(index, slot) for index, slot in placed])
         for finished in running:
             for index, slot in tail.finish(slot_of[finished.key], time.perf_counter()):
                 running.add(submit(index, slot))

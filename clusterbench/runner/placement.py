@@ -27,6 +27,7 @@ any other grouping.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -237,9 +238,9 @@ class TailScheduler(Generic[SlotT]):
         """Blocks per second of each slot in *names*: measured, or its capacity times the
         measured slots' median blocks per second per unit of capacity (1 if none is
         measured).  One pass over the slots, whatever their number."""
-        per_capacity = sorted(state.done_blocks / state.done_seconds / self.capacity[name]
-                              for name, state in self.slots.items() if state.done_seconds > 0)
-        scale = per_capacity[len(per_capacity) // 2] if per_capacity else 1.0
+        per_capacity = [state.done_blocks / state.done_seconds / self.capacity[name]
+                        for name, state in self.slots.items() if state.done_seconds > 0]
+        scale = statistics.median_high(per_capacity) if per_capacity else 1.0
         return [self.slots[name].done_blocks / self.slots[name].done_seconds
                 if self.slots[name].done_seconds > 0
                 else max(self.capacity[name], 1e-9) * scale for name in names]
