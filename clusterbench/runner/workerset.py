@@ -11,6 +11,14 @@ matters: distributed neither queues restricted tasks on the scheduler nor hands
 them out as workers free up, so a restricted sweep over a fast and a slow host
 gave the slow host its equal share up front and measured that, not dask.
 
+The pause is the scheduler's own bookkeeping (``Scheduler.handle_worker_status_change``,
+what a worker's "I am paused" message triggers), set in one call on the scheduler: a
+paused worker is out of the scheduler's running, idle and saturated sets, so it gets
+no task and steals none, exactly as if the worker had paused itself, and the workers
+are not told.  Telling them was one broadcast to every worker whose status changed:
+255 messages when a sweep went from its 256-worker point to its 1-worker point, 0.3 to
+0.8 s of clusterbench's own time per repeat (issue 16's bookkeeping goal is 0.2 s).
+
 After the repeat, the scheduler's task stream (one call, from a cursor taken
 before the repeat) says on which workers the repeat's
 tasks ran.  :func:`judge` compares the two: a repeat that ran on a different
@@ -35,6 +43,8 @@ from clusterbench.errors import LaunchError
 #: least this many tasks per planned worker: with fewer, dask may legitimately leave one idle.
 UNUSED_MIN_TASKS_PER_WORKER = 2
 RESOLVE_POLL_SECONDS = 0.1
+#: How long :func:`release` waits for workers that paused themselves to run again.
+RELEASE_SECONDS = 10.0
 #: A worker whose last heartbeat is older than this is silent (it sends one every 0.5 s on
 #: a small cluster): its link is cut, or its host is throttled to nearly nothing.
 SILENT_SECONDS = 10.0
@@ -58,30 +68,24 @@ def current_workers(client: Any) -> dict[str, str]:
 
 def activate(client: Any, names: Sequence[str], timeout: float) -> dict[str, str]:
     """Resolve *names* (their addresses now, waiting up to *timeout* s for missing,
-    restarting ones), set them running and pause every other worker; returns once the
-    scheduler sees exactly that.
+    restarting ones), set them running and pause every other worker on the scheduler.
 
-    Only the workers whose status is wrong are told, in one broadcast per direction
-    (resume, pause) whose message does not grow with the cluster: a repeat of the point
-    that ran last costs one scheduler call, and no point costs a round trip per worker
-    (two broadcasts to every worker took over a second at 64 workers).  A worker that is
-    paused already (by us, or by its memory monitor) is left as it is.
+    Only the workers whose status is wrong change, in one call on the scheduler whatever
+    their number: a repeat of the point that ran last costs one scheduler call (to read
+    the statuses), and no point costs a message per worker.  A planned worker paused by
+    anything else than a sweep (its memory monitor) is told to run, and awaited.
 
     Raises
     ------
     LaunchError
-        When a planned worker is lost, or the scheduler does not see the new statuses
-        within *timeout*.
+        When a planned worker is lost, or a worker told to run does not within *timeout*.
     """
     planned, statuses = _resolve_statuses(client, names, timeout)
     chosen = set(planned.values())
     resume = [a for a in chosen if statuses[a] != "running"]
     pause = [a for a, status in statuses.items() if status == "running" and a not in chosen]
-    for running, addresses in ((True, resume), (False, pause)):
-        if addresses:
-            client.run(_set_running, running, workers=addresses)
     if resume or pause:
-        _await_statuses(client, chosen, timeout)
+        _hold(client, pause, resume, timeout)
     return planned
 
 
@@ -109,48 +113,98 @@ def _resolve_statuses(client: Any, names: Sequence[str], timeout: float
         time.sleep(RESOLVE_POLL_SECONDS)
 
 
+def _hold(client: Any, pause: list[str], resume: list[str], timeout: float) -> None:
+    """Pause and resume on the scheduler (one call); resumed workers that paused
+    themselves are told to run (one broadcast to them only) and awaited."""
+    paused_themselves = client.run_on_scheduler(_scheduler_holds(), pause, resume)
+    if paused_themselves:
+        client.run(_set_running, workers=list(paused_themselves))
+        _await_running(client, set(paused_themselves), timeout)
+
+
+def _scheduler_holds() -> Any:
+    """The function run on the scheduler by :func:`_hold`.
+
+    Built in a closure so that cloudpickle sends it by value: the scheduler of a
+    cluster clusterbench did not start (``--scheduler-address``) may not have
+    clusterbench installed.
+
+    The scheduler's status of a worker is then "paused" for two reasons, the worker's own
+    (its memory monitor) and ours, and the worker only reports its own.  So the first
+    call wraps the scheduler's ``worker-status-change`` stream handler: it records what
+    each worker says of itself, and a worker held by us that says "running" (its memory
+    monitor resuming) stays paused on the scheduler.  Resuming a held worker that paused
+    itself meanwhile is left to the caller (returned): it is still paused in its process.
+    """
+
+    def hold(pause: list[str], resume: list[str], dask_scheduler: Any = None) -> list[str]:
+        import time as clock
+
+        state = dask_scheduler.__dict__.get("_clusterbench_holds")
+        if state is None:
+            state = dask_scheduler._clusterbench_holds = {"held": set(), "own": {}}
+            handler = dask_scheduler.stream_handlers["worker-status-change"]
+
+            def status_change(status: Any, worker: str, stimulus_id: str) -> None:
+                state["own"][worker] = getattr(status, "name", status)
+                if worker in state["held"] and state["own"][worker] == "running":
+                    return
+                handler(status=status, worker=worker, stimulus_id=stimulus_id)
+
+            dask_scheduler.stream_handlers["worker-status-change"] = status_change
+        known = dask_scheduler.workers
+        state["held"] &= set(known)  # an address gone is no longer ours
+        stimulus = f"clusterbench-hold-{clock.time()}"
+        for address in pause:
+            if address in known:
+                state["held"].add(address)
+                dask_scheduler.handle_worker_status_change("paused", address, stimulus)
+        told = []
+        for address in resume:
+            if address not in known:
+                continue
+            held = address in state["held"]
+            state["held"].discard(address)
+            # Not heard from since it registered: held means it was running then; not
+            # held, the scheduler's status is its own.
+            own = state["own"].get(address, "running" if held else known[address].status.name)
+            if own == "running":
+                dask_scheduler.handle_worker_status_change("running", address, stimulus)
+            else:
+                told.append(address)
+        return told
+
+    return hold
+
+
 def release(client: Any) -> None:
-    """Set every paused worker running again (the end of a sweep); the running ones are
-    not asked (one broadcast to every worker took a second at 64 workers)."""
+    """Set every paused worker running again (the end of a sweep), in one scheduler call
+    (and one broadcast to the workers that paused themselves, if any)."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     paused = [address for address, info in workers.items() if info.get("status") != "running"]
     if paused:
-        client.run(_set_running, True, workers=paused)
+        _hold(client, [], paused, RELEASE_SECONDS)
 
 
-def _await_statuses(client: Any, running: set[str], timeout: float) -> None:
+def _await_running(client: Any, addresses: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         workers = client.scheduler_info(n_workers=-1)["workers"]
-        wrong = [a for a, info in workers.items()
-                 if (info.get("status") == "running") != (a in running)]
+        wrong = [a for a in addresses if a in workers and workers[a].get("status") != "running"]
         if not wrong:
             return
         if time.monotonic() > deadline:
-            raise LaunchError(f"worker(s) {', '.join(wrong)} did not change between running "
-                              f"and paused within {timeout:g} s")
+            raise LaunchError(f"worker(s) {', '.join(wrong)} paused themselves and did not "
+                              f"run again within {timeout:g} s")
         time.sleep(RESOLVE_POLL_SECONDS / 5)
 
 
-def _set_running(running: bool, dask_worker: Any = None) -> None:
-    """On a worker: run or pause.  The memory monitor would resume a worker it did not pause
-    itself, so while paused by us its pause threshold is switched off (and restored)."""
+def _set_running(dask_worker: Any = None) -> None:
+    """On a worker that paused itself (its memory monitor): run again."""
     from distributed.core import Status
 
-    memory = dask_worker.memory_manager
-    if running:
-        saved = getattr(dask_worker, "_clusterbench_pause_fraction", None)
-        if saved is not None:
-            memory.memory_pause_fraction = saved
-            del dask_worker._clusterbench_pause_fraction
-        if dask_worker.status == Status.paused:
-            dask_worker.status = Status.running
-        return
-    if not hasattr(dask_worker, "_clusterbench_pause_fraction"):
-        dask_worker._clusterbench_pause_fraction = memory.memory_pause_fraction
-    memory.memory_pause_fraction = False
-    if dask_worker.status == Status.running:
-        dask_worker.status = Status.paused
+    if dask_worker.status == Status.paused:
+        dask_worker.status = Status.running
 
 
 def drop_silent(client: Any, silent: float = SILENT_SECONDS) -> str:

@@ -75,6 +75,11 @@ def test_a_tiny_sweep_on_256_workers_through_the_api(inventory, tmp_path, monkey
     # about the bookkeeping, not the GIL.
     monkeypatch.setattr(calibrate, "CAPACITY_SECONDS", 0.05)
     monkeypatch.setattr(hostinfo, "CHUNK", 2_000)
+    # distributed's defaults must be in dask's config before the set: otherwise the set
+    # records 'distributed' as a key it inserted and removes the whole tree on exit
+    # (later tests' Clients then failed with KeyError: 'distributed').
+    import distributed  # noqa: F401
+
     with dask.config.set(STAND_IN_CONFIG), Cluster.up(inventory) as cluster:
         assert cluster.max_workers == WORKERS
         address = cluster.client.scheduler.address
