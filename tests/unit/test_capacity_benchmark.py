@@ -52,3 +52,18 @@ def test_pooled_cost_is_the_geometric_mean_of_the_points_with_an_interval():
     assert pooled["cost"] == pytest.approx((2.2 / 2.0 * 1.0) ** 0.5 - 1)
     assert pooled["low"] <= pooled["cost"] <= pooled["high"]
     assert pooled["low"] > -0.1 and pooled["high"] < 0.2
+
+
+def test_paired_cost_cancels_drift_that_the_pooled_medians_carry():
+    from tests.benchmarks.capacity_placement import paired_cost
+
+    # The machine slows down round by round (1x .. 2x); placement costs exactly 2 %.
+    pairs = {("montecarlo", k, r): {"distributed": 1.0 + r / 10,
+                                    "distributed-capacity": (1.0 + r / 10) * 1.02}
+             for k in (1, 2) for r in range(11)}
+    pairs[("montecarlo", 3, 0)] = {"distributed": 0.5}  # one mode only: left out
+    paired = paired_cost(pairs)
+    assert paired["pairs"] == 22
+    assert paired["cost"] == pytest.approx(0.02)
+    assert paired["low"] == pytest.approx(0.02) and paired["high"] == pytest.approx(0.02)
+    assert paired_cost({("montecarlo", 1, 0): {"distributed": 1.0}})["pairs"] == 0
