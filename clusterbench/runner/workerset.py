@@ -17,7 +17,7 @@ paused worker is out of the scheduler's running, idle and saturated sets, so it 
 no task and steals none, exactly as if the worker had paused itself, and the workers
 are not told.  Telling them was one broadcast to every worker whose status changed:
 255 messages when a sweep went from its 256-worker point to its 1-worker point, 0.3 to
-0.8 s of clusterbench's own time per repeat (issue 16's bookkeeping goal is 0.2 s).
+0.8 s of clusterbench's own time per repeat at 256 in-process workers.
 
 After the repeat, the scheduler's task stream (one call, from a cursor taken
 before the repeat) says on which workers the repeat's
@@ -73,7 +73,7 @@ def activate(client: Any, names: Sequence[str], timeout: float) -> dict[str, str
     Only the workers whose status is wrong change, in one call on the scheduler whatever
     their number: a repeat of the point that ran last costs one scheduler call (to read
     the statuses), and no point costs a message per worker.  A planned worker paused by
-    anything else than a sweep (its memory monitor) is told to run, and awaited.
+    anything other than a sweep (its memory monitor) is told to run, and awaited.
 
     Raises
     ------
