@@ -158,7 +158,8 @@ def paired_cost(pairs: dict[tuple[str, int, int], dict[str, float]]) -> dict[str
 
 
 def round_pairs(run_dir: Path) -> dict[tuple[str, int, int], dict[str, float]]:
-    """Seconds of every repeat that counts, per (workload, workers, round) and mode."""
+    """Seconds of every repeat that counts (as the summary's statistics count them:
+    verified, no error, worker set unchanged), per (workload, workers, round) and mode."""
     from clusterbench.results.store import RunStore
 
     pairs: dict[tuple[str, int, int], dict[str, float]] = {}
@@ -169,16 +170,13 @@ def round_pairs(run_dir: Path) -> dict[tuple[str, int, int], dict[str, float]]:
     return pairs
 
 
-def repeat_samples(run_dir: Path) -> dict[tuple[str, int, str], list[float]]:
-    """Seconds of every repeat that counts (as the summary's statistics count them: verified,
-    no error, worker set unchanged) per (workload, workers, mode)."""
-    from clusterbench.results.store import RunStore
-
+def repeat_samples(pairs: dict[tuple[str, int, int], dict[str, float]]
+                   ) -> dict[tuple[str, int, str], list[float]]:
+    """:func:`round_pairs` regrouped per (workload, workers, mode), rounds in order."""
     samples: dict[tuple[str, int, str], list[float]] = {}
-    for record in RunStore(run_dir).records():
-        if record.counts and record.scheduler in MODES:
-            samples.setdefault((record.workload, record.workers, record.scheduler),
-                               []).append(record.seconds)
+    for (workload, workers, _), modes in sorted(pairs.items()):
+        for mode, seconds in modes.items():
+            samples.setdefault((workload, workers, mode), []).append(seconds)
     return samples
 
 
@@ -297,11 +295,12 @@ def homogeneous(args: argparse.Namespace) -> int:
           f"({seconds:.0f} s, {run_dir}); load average before "
           f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
     print_costs(costs)
-    pooled = pooled_cost(repeat_samples(run_dir))
+    pairs = round_pairs(run_dir)
+    pooled = pooled_cost(repeat_samples(pairs))
     print(f"pooled over {pooled['points']} points: {pooled['cost']:+.1%} "
           f"(95 % bootstrap interval {pooled['low']:+.1%} .. {pooled['high']:+.1%}; goal "
           f"within ±{HOMOGENEOUS_GOAL:.0%})")
-    paired = paired_cost(round_pairs(run_dir))
+    paired = paired_cost(pairs)
     print(f"paired by round over {paired['pairs']} pairs: {paired['cost']:+.1%} "
           f"(95 % bootstrap interval {paired['low']:+.1%} .. {paired['high']:+.1%})")
     out = ROOT / args.out

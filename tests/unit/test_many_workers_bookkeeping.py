@@ -16,7 +16,7 @@ from clusterbench.runner import workerset
 
 @pytest.fixture(scope="module")
 def many():
-    """A real scheduler with 32 in-process workers (named w-0 … w-31)."""
+    """A real scheduler with 32 in-process workers (LocalCluster names them 0 … 31)."""
     from distributed import Client, LocalCluster
 
     # No memory limit: the test plays the memory monitor (a real one resumes a worker it
@@ -24,17 +24,7 @@ def many():
     with LocalCluster(n_workers=32, processes=False, threads_per_worker=1, memory_limit=0,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.wait_for_workers(32)
-        renamed = {w.address: f"w-{i}" for i, w in enumerate(cluster.workers.values())}
-        for worker in cluster.workers.values():  # names the test can plan with
-            worker.name = renamed[worker.address]
-        client.run_on_scheduler(_rename, renamed)
         yield cluster, client
-
-
-def _rename(renamed, dask_scheduler=None):  # noqa: ANN001, ANN202 - run on the scheduler
-    for address, name in renamed.items():
-        dask_scheduler.workers[address].name = name
-        dask_scheduler.aliases[name] = address
 
 
 class Counting:
@@ -58,7 +48,7 @@ class Counting:
 
 
 def names(count: int) -> list[str]:
-    return [f"w-{i}" for i in range(count)]
+    return [str(i) for i in range(count)]
 
 
 def statuses(client) -> dict[str, str]:  # noqa: ANN001
@@ -71,7 +61,7 @@ def test_activate_pauses_on_the_scheduler_in_one_call_without_telling_workers(ma
     counting = Counting(client)
     planned = workerset.activate(counting, names(4), timeout=5)
     assert list(planned) == names(4)
-    assert statuses(client) == {f"w-{i}": "running" if i < 4 else "paused" for i in range(32)}
+    assert statuses(client) == {str(i): "running" if i < 4 else "paused" for i in range(32)}
     assert counting.broadcasts == [] and counting.scheduler_calls == 2  # read, hold
     assert {w.status.name for w in cluster.workers.values()} == {"running"}  # not told
     # The scheduler hands tasks only to the 4: a real computation, its task stream read.
@@ -93,7 +83,7 @@ def test_a_worker_that_paused_itself_is_told_to_run_and_release_resumes_all(many
     cluster, client = many
     counting = Counting(client)
     workerset.activate(counting, names(1), timeout=5)
-    itself = next(w for w in cluster.workers.values() if w.name == "w-2")
+    itself = cluster.workers[2]
     # As its memory monitor would: the worker pauses and tells the scheduler.
     client.sync(_set_status, itself, Status.paused)
     _wait_scheduler_heard(cluster, itself.address, "paused")
@@ -102,8 +92,7 @@ def test_a_worker_that_paused_itself_is_told_to_run_and_release_resumes_all(many
     assert itself.status == Status.running
     # One of the point's workers pauses itself, then its memory monitor resumes a worker
     # the sweep holds: the first is told to run, the second stays paused on the scheduler.
-    chosen, held = (next(w for w in cluster.workers.values() if w.name == name)
-                    for name in ("w-0", "w-9"))
+    chosen, held = cluster.workers[0], cluster.workers[9]
     client.sync(_set_status, chosen, Status.paused)
     _wait_scheduler_heard(cluster, chosen.address, "paused")
     client.sync(_set_status, held, Status.paused)
@@ -113,7 +102,7 @@ def test_a_worker_that_paused_itself_is_told_to_run_and_release_resumes_all(many
     counting.broadcasts.clear()
     workerset.activate(counting, names(3), timeout=5)
     assert counting.broadcasts == [[chosen.address]] and chosen.status == Status.running
-    assert statuses(client) == {f"w-{i}": "running" if i < 3 else "paused" for i in range(32)}
+    assert statuses(client) == {str(i): "running" if i < 3 else "paused" for i in range(32)}
     counting.broadcasts.clear()
     workerset.release(counting)
     assert set(statuses(client).values()) == {"running"} and counting.broadcasts == []
@@ -149,8 +138,8 @@ def test_capacity_shares_add_up_per_host_over_many_hosts():
 
 
 def test_a_straggler_chart_of_256_workers_shows_the_latest_finishers():
-    activity = {f"w-{i}": {"tasks": 1, "busy_s": 0.1, "idle_end_s": i / 1000}
-                for i in range(256)}
+    activity = {name: {"tasks": 1, "busy_s": 0.1, "idle_end_s": i / 1000}
+                for i, name in enumerate(names(256))}
     row = {"workload": "montecarlo", "size": "tiny", "scheduler": "distributed",
            "workers": 256, "median": 1.0, "worker_activity": activity,
            "worker_names": list(activity)}
