@@ -19,6 +19,10 @@ are not told.  Telling them was one broadcast to every worker whose status chang
 255 messages when a sweep went from its 256-worker point to its 1-worker point, 0.3 to
 0.8 s of clusterbench's own time per repeat at 256 in-process workers.
 
+The holds belong to the client that set them: when its connection to the scheduler ends
+(the sweep SIGKILLed, its machine gone), the scheduler sets the held workers running again
+by itself, so a killed sweep does not leave a cluster that takes no work.
+
 After the repeat, the scheduler's task stream (one call, from a cursor taken
 before the repeat) says on which workers the repeat's
 tasks ran.  :func:`judge` compares the two: a repeat that ran on a different
@@ -116,7 +120,7 @@ def _resolve_statuses(client: Any, names: Sequence[str], timeout: float
 def _hold(client: Any, pause: list[str], resume: list[str], timeout: float) -> None:
     """Pause and resume on the scheduler (one call); resumed workers that paused
     themselves are told to run (one broadcast to them only) and awaited."""
-    paused_themselves = client.run_on_scheduler(_scheduler_holds(), pause, resume)
+    paused_themselves = client.run_on_scheduler(_scheduler_holds(), pause, resume, client.id)
     if paused_themselves:
         client.run(_set_running, workers=list(paused_themselves))
         _await_running(client, set(paused_themselves), timeout)
@@ -135,14 +139,43 @@ def _scheduler_holds() -> Any:
     each worker says of itself, and a worker held by us that says "running" (its memory
     monitor resuming) stays paused on the scheduler.  Resuming a held worker that paused
     itself meanwhile is left to the caller (returned): it is still paused in its process.
+
+    The first call also adds a scheduler plugin that lets go of every hold when the
+    client that set them (*owner*) leaves: a sweep killed with SIGKILL cannot call
+    :func:`release`, and its cluster would otherwise give no worker but the last point's
+    any task until the next sweep or ``down``.
     """
 
-    def hold(pause: list[str], resume: list[str], dask_scheduler: Any = None) -> list[str]:
+    def hold(pause: list[str], resume: list[str], owner: str,
+             dask_scheduler: Any = None) -> list[str]:
         import time as clock
 
-        state = dask_scheduler.__dict__.get("_clusterbench_holds")
-        if state is None:
-            state = dask_scheduler._clusterbench_holds = {"held": set(), "own": {}}
+        from distributed.diagnostics.plugin import SchedulerPlugin
+
+        first_call = "_clusterbench_holds" not in dask_scheduler.__dict__
+        if first_call:
+            dask_scheduler._clusterbench_holds = {"held": set(), "own": {}, "owner": None}
+        state = dask_scheduler._clusterbench_holds
+
+        def let_go(addresses: list[str], stimulus: str) -> list[str]:
+            """Resume *addresses*; returns those that paused themselves (still paused)."""
+            known, told = dask_scheduler.workers, []
+            for address in addresses:
+                if address not in known:
+                    continue
+                held = address in state["held"]
+                state["held"].discard(address)
+                # Not heard from since it registered: held means it was running then; not
+                # held, the scheduler's status is its own.
+                own = state["own"].get(address,
+                                       "running" if held else known[address].status.name)
+                if own == "running":
+                    dask_scheduler.handle_worker_status_change("running", address, stimulus)
+                else:
+                    told.append(address)
+            return told
+
+        if first_call:
             handler = dask_scheduler.stream_handlers["worker-status-change"]
 
             def status_change(status: Any, worker: str, stimulus_id: str) -> None:
@@ -151,28 +184,23 @@ def _scheduler_holds() -> Any:
                     return
                 handler(status=status, worker=worker, stimulus_id=stimulus_id)
 
+            class ReleaseWhenOwnerLeaves(SchedulerPlugin):
+                def remove_client(self, scheduler: Any, client: str) -> None:
+                    if client == state["owner"]:
+                        let_go(sorted(state["held"]), f"clusterbench-owner-gone-{clock.time()}")
+
             dask_scheduler.stream_handlers["worker-status-change"] = status_change
+            dask_scheduler.add_plugin(ReleaseWhenOwnerLeaves(), name="clusterbench-holds")
+
         known = dask_scheduler.workers
         state["held"] &= set(known)  # an address gone is no longer ours
         stimulus = f"clusterbench-hold-{clock.time()}"
         for address in pause:
             if address in known:
                 state["held"].add(address)
+                state["owner"] = owner
                 dask_scheduler.handle_worker_status_change("paused", address, stimulus)
-        told = []
-        for address in resume:
-            if address not in known:
-                continue
-            held = address in state["held"]
-            state["held"].discard(address)
-            # Not heard from since it registered: held means it was running then; not
-            # held, the scheduler's status is its own.
-            own = state["own"].get(address, "running" if held else known[address].status.name)
-            if own == "running":
-                dask_scheduler.handle_worker_status_change("running", address, stimulus)
-            else:
-                told.append(address)
-        return told
+        return let_go(resume, stimulus)
 
     return hold
 

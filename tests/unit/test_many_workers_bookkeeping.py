@@ -32,6 +32,7 @@ class Counting:
 
     def __init__(self, client) -> None:  # noqa: ANN001
         self.client, self.broadcasts, self.scheduler_calls = client, [], 0
+        self.id = client.id
 
     def scheduler_info(self, n_workers: int = 5) -> dict:
         assert n_workers == -1, "every worker, not dask's default five"
