@@ -129,3 +129,31 @@ def test_missing_file(tmp_path):
 def test_shipped_inventories_validate(path):
     inventory = load_inventory(path)
     assert inventory.hosts
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("pi@192.168.1.5", "contains a user; put it in 'user:'"),
+    ("192.168.1.5:2222", "contains a port; put it in 'port:'"),
+    ("999.1.1.1", "not an IPv4 address"),
+    ("1.2.3.[1:3]", "not an IP address or host name: letters, digits, '-', '_' and '.' "
+                    "(Ansible does not expand [a:b] ranges in host variables)"),
+    ("bad host", "not an IP address or host name: letters, digits, '-', '_' and '.'"),
+    ("-oProxyCommand=x", "not an IP address or host name: letters, digits, '-', '_' and '.'"),
+    ("a..b", "not an IP address or host name: letters, digits, '-', '_' and '.'"),
+])
+def test_an_address_that_no_resolver_takes_is_refused_by_name(address, problem):
+    data = {"scheduler": {"address": "127.0.0.1"},
+            "hosts": [{"name": "pi1", "launcher": "ssh", "address": address}]}
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(data, source="lab.yml")
+    assert str(info.value) == (f"lab.yml: hosts[0] 'pi1': field 'address': {problem}, "
+                               f"got {address!r}")
+
+
+@pytest.mark.parametrize("address", [
+    "192.168.1.5", "::1", "fe80::1%eth0", "2001:db8::7", "pi-lab.local", "my_pi",
+    "host.example.org.", "node01", "10.0.0.1"])
+def test_addresses_host_names_and_ssh_aliases_are_accepted(address):
+    data = {"scheduler": {"address": "127.0.0.1"},
+            "hosts": [{"name": "pi1", "launcher": "ssh", "address": address}]}
+    assert parse_inventory(data, source="lab.yml").hosts[0].address == address
