@@ -150,12 +150,24 @@ def _scheduler_holds() -> Any:
              dask_scheduler: Any = None) -> list[str]:
         import time as clock
 
+        state = dask_scheduler.__dict__.get("_clusterbench_holds") \
+            or _install(dask_scheduler, clock)
+        known = dask_scheduler.workers
+        state["held"] &= set(known)  # an address gone is no longer ours
+        stimulus = f"clusterbench-hold-{clock.time()}"
+        for address in pause:
+            if address in known:
+                state["held"].add(address)
+                state["owner"] = owner
+                dask_scheduler.handle_worker_status_change("paused", address, stimulus)
+        return state["let_go"](resume, stimulus)
+
+    def _install(dask_scheduler: Any, clock: Any) -> dict[str, Any]:
+        """First call on this scheduler: the hold state, the wrapped status handler and
+        the plugin that lets go when the owner leaves."""
         from distributed.diagnostics.plugin import SchedulerPlugin
 
-        first_call = "_clusterbench_holds" not in dask_scheduler.__dict__
-        if first_call:
-            dask_scheduler._clusterbench_holds = {"held": set(), "own": {}, "owner": None}
-        state = dask_scheduler._clusterbench_holds
+        state: dict[str, Any] = {"held": set(), "own": {}, "owner": None}
 
         def let_go(addresses: list[str], stimulus: str) -> list[str]:
             """Resume *addresses*; returns those that paused themselves (still paused)."""
@@ -175,32 +187,24 @@ def _scheduler_holds() -> Any:
                     told.append(address)
             return told
 
-        if first_call:
-            handler = dask_scheduler.stream_handlers["worker-status-change"]
+        handler = dask_scheduler.stream_handlers["worker-status-change"]
 
-            def status_change(status: Any, worker: str, stimulus_id: str) -> None:
-                state["own"][worker] = getattr(status, "name", status)
-                if worker in state["held"] and state["own"][worker] == "running":
-                    return
-                handler(status=status, worker=worker, stimulus_id=stimulus_id)
+        def status_change(status: Any, worker: str, stimulus_id: str) -> None:
+            state["own"][worker] = getattr(status, "name", status)
+            if worker in state["held"] and state["own"][worker] == "running":
+                return
+            handler(status=status, worker=worker, stimulus_id=stimulus_id)
 
-            class ReleaseWhenOwnerLeaves(SchedulerPlugin):
-                def remove_client(self, scheduler: Any, client: str) -> None:
-                    if client == state["owner"]:
-                        let_go(sorted(state["held"]), f"clusterbench-owner-gone-{clock.time()}")
+        class ReleaseWhenOwnerLeaves(SchedulerPlugin):
+            def remove_client(self, scheduler: Any, client: str) -> None:
+                if client == state["owner"]:
+                    let_go(sorted(state["held"]), f"clusterbench-owner-gone-{clock.time()}")
 
-            dask_scheduler.stream_handlers["worker-status-change"] = status_change
-            dask_scheduler.add_plugin(ReleaseWhenOwnerLeaves(), name="clusterbench-holds")
-
-        known = dask_scheduler.workers
-        state["held"] &= set(known)  # an address gone is no longer ours
-        stimulus = f"clusterbench-hold-{clock.time()}"
-        for address in pause:
-            if address in known:
-                state["held"].add(address)
-                state["owner"] = owner
-                dask_scheduler.handle_worker_status_change("paused", address, stimulus)
-        return let_go(resume, stimulus)
+        state["let_go"] = let_go
+        dask_scheduler.stream_handlers["worker-status-change"] = status_change
+        dask_scheduler.add_plugin(ReleaseWhenOwnerLeaves(), name="clusterbench-holds")
+        dask_scheduler._clusterbench_holds = state
+        return state
 
     return hold
 

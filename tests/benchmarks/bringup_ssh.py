@@ -431,8 +431,8 @@ def table(rows: list[dict]) -> str:
             f"| {r['hosts']} | {cell(r['up_s'])} | {cell(r['base_s'])} | {cell(r['worker_s'])} "
             f"| {cell(r['nanny_s'])} | {cell(r['up_over_worker'])} "
             f"| {cell(r['up_over_nanny'])} | {cell(r['floor_s'])} "
-            f"| {cell(r['up_over_floor'])} | {cell(r.get('quota_floor_s'))} "
-            f"| {cell(r.get('up_over_quota_floor'))} | {cell(r['down_s'])} "
+            f"| {cell(r['up_over_floor'])} | {cell(r['quota_floor_s'])} "
+            f"| {cell(r['up_over_quota_floor'])} | {cell(r['down_s'])} "
             f"| {cell(r['up_rss_mb'], 0)} ({cell(r['up_peak_rss_mb'], 0)}) "
             f"| {cell(r['up_cpu_s'])} | {cell(r['load'], 1)} |")
     return "\n".join(lines)
