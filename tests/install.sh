@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine (as root):
-# the real components (OpenSSH server, iproute2, SLURM + munge, Grid Engine) and the Python package.
+# the real components (OpenSSH server, iproute2, SLURM + munge, Grid Engine; tcsh, a login shell
+# of csh syntax for doctor's login check) and the Python package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    openssh-server openssh-client iproute2 util-linux procps \
+    openssh-server openssh-client iproute2 util-linux procps tcsh \
     slurmctld slurmd slurm-client munge >/dev/null
   # A real headless browser for report.html / compare --html (tests/integration/test_report_html.py)
   apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null

@@ -4,7 +4,8 @@
 ``doctor`` per host: reachable and authenticated; the python exists; dask, distributed,
 cloudpickle, numpy and scikit-learn versions equal the client's (mismatches are "one of
 the most common user errors", distributed PR #2627); the scheduler address/port
-reachable *from the host*; CPUs, memory, architecture.  Every failure comes with its fix.
+reachable *from the host*; CPUs, memory, architecture; sshd's limits; what the login shell
+costs before any command runs (:mod:`.login`).  Every failure comes with its fix.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from clusterbench.errors import ClusterbenchError, InventoryError
 from clusterbench.inventory.safe_yaml import short
 from clusterbench.launchers.base import HostReport, Probe
 from clusterbench.launchers.ssh.host import SSHHost
+from clusterbench.launchers.ssh.login import login_check
 
 # clusterbench itself: the built-in workloads' task functions are pickled by reference,
 # so a worker without it fails every point with ModuleNotFoundError.
@@ -123,6 +125,8 @@ async def examine(host: SSHHost, probe: Probe) -> HostReport:
     problems = tuple(_version_problems(facts["versions"], python)) + tuple(
         _reach_problem(facts, probe.address, probe.port))
     facts["warnings"] = await _sshd_warnings(host, probe.timeout)
+    facts["login_s"], login = await login_check(host, probe.timeout)
+    facts["warnings"] += login
     return HostReport(host.name, not problems, facts, problems)
 
 
