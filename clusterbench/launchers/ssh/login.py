@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -83,8 +84,6 @@ class LoginFacts:
 
 def facts_command() -> str:
     """The remote command that prints the facts :func:`parse_facts` reads (pure)."""
-    import shlex
-
     variables = " ".join(variable for _, variable, _ in MANAGERS)
     files = " ".join(sorted({f'"$HOME"{path[1:]}' if path.startswith("~") else path
                              for paths in RC_FILES.values() for path in paths}))
