@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import signal
 import sys
 from collections.abc import Sequence
 
-from clusterbench.errors import ClusterbenchError
+from clusterbench.errors import ClusterbenchError, ConfigError
 
 # command -> "module:function" in clusterbench.commands; the function takes the parsed args.
 COMMANDS = {
@@ -210,12 +211,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signum
 
 
+def _dask_config_error(exc: ValueError) -> ConfigError | None:
+    """dask's "A dask config file at PATH is malformed ..." (several lines, its YAML error
+    after a blank line) as one line naming the file and the line; None for other errors."""
+    found = re.match(r"A dask config file at '(.+?)' is malformed(.*)", str(exc), re.DOTALL)
+    if found is None:
+        return None
+    path, rest = found.groups()
+    detail = rest.removeprefix(", original error message:").strip()
+    where = re.search(r"line (\d+), column (\d+)", detail)
+    first = detail.splitlines()[0].strip(" -") if detail else "unreadable"
+    at = f" at line {where[1]}, column {where[2]}" if where else ""
+    return ConfigError(f"dask config file {path}: malformed{at} ({first}); fix it, or move it "
+                       "out of dask's config directories (~/.config/dask, DASK_CONFIG)")
+
+
 def _run(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.subcommand}" if getattr(args, "subcommand", None) else "")
     module, _, function = COMMANDS[key].partition(":")
     try:
-        command = getattr(importlib.import_module(f"clusterbench.commands.{module}"), function)
-        return int(command(args) or 0)
+        try:
+            command = getattr(importlib.import_module(f"clusterbench.commands.{module}"),
+                              function)
+            return int(command(args) or 0)
+        except ValueError as exc:  # dask reads its config files on import, and on refresh
+            config_error = _dask_config_error(exc)
+            if config_error is None:
+                raise
+            raise config_error from exc
     except ClusterbenchError as exc:
         if args.debug:
             raise

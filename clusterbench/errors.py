@@ -28,6 +28,12 @@ class ScenarioError(ClusterbenchError):
     exit_code = 2
 
 
+class ConfigError(ClusterbenchError):
+    """A configuration file clusterbench reads besides the inventory (dask's) is invalid."""
+
+    exit_code = 2
+
+
 class UsageError(ClusterbenchError):
     """A command-line argument is invalid."""
 

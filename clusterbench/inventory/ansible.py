@@ -249,7 +249,7 @@ def convert(hosts: list[ResolvedHost], path: Path) -> dict[str, Any]:
         ``cluster``, ``scheduler`` (when a ``clusterbench_scheduler_*`` variable is set), the
         other inventory-wide fields, and ``hosts``.
     """
-    inventory: dict[str, Any] = {"cluster": path.stem}
+    inventory: dict[str, Any] = {"cluster": cluster_name(path)}
     scheduler: dict[str, Any] = {}
     seen: dict[str, tuple[str, Any]] = {}
     converted = []
@@ -268,6 +268,13 @@ def convert(hosts: list[ResolvedHost], path: Path) -> dict[str, Any]:
         inventory["scheduler"] = scheduler
     inventory["hosts"] = converted
     return inventory
+
+
+def cluster_name(path: Path) -> str:
+    """The cluster's name from the inventory's file name: a cluster name is letters, digits,
+    '.', '_' and '-' (``my hosts.ini`` is ``my-hosts``; ``clusterbench_cluster`` overrides)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).lstrip("-._")[:64]
+    return name or "ansible"
 
 
 def _is_global(key: str) -> bool:

@@ -10,7 +10,8 @@ The YAML shape::
       - {name: desktop, launcher: local, workers: 2}
 
 A host's own keys win over ``defaults``; a default a launcher does not know
-(e.g. ``setup`` for a local host) is simply not applied to that host.
+(e.g. ``setup`` for a local host), or works out itself (``workers`` and ``threads`` of a
+queue host), is simply not applied to that host.
 """
 
 from __future__ import annotations
@@ -117,8 +118,9 @@ def _merge_defaults(host: Any, defaults: dict, source: str, index: int) -> Any:
             f"{source}: {label}: field 'launcher': unknown launcher {short(launcher)}; "
             f"valid: {', '.join(names)}{did_you_mean(str(launcher), names)}"
         )
-    known = _model(launcher, source, index, host).model_fields
-    applicable = {k: v for k, v in defaults.items() if k in known}
+    model = _model(launcher, source, index, host)
+    applicable = {k: v for k, v in defaults.items()
+                  if k in model.model_fields and k not in model.DERIVED}
     merged = applicable | {"launcher": launcher} | host
     if isinstance(applicable.get("env"), dict) and isinstance(host.get("env"), dict):
         merged["env"] = applicable["env"] | host["env"]

@@ -11,7 +11,8 @@ rejected (``extra="forbid"``) and reported with their path by
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, ClassVar, Literal
+import re
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from dask.utils import parse_bytes
 from pydantic import (
@@ -22,29 +23,39 @@ from pydantic import (
     PositiveInt,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 # BLAS_ENV lives in the leaf module; re-exported for callers that import it from here.
 from clusterbench.constants import BLAS_ENV as BLAS_ENV
 
+#: Below this a worker cannot run: a bare number is bytes, and ``memory: 512`` (meant as
+#: MB) gave dask-jobqueue's ``slurm_format_bytes_ceil`` a TypeError at ``up``.
+MIN_MEMORY = 2**20
+
 
 def _memory(value: Any) -> Any:
-    """Accept ``"auto"``, ``None``, a byte count or a dask size string (``"512MB"``)."""
+    """Accept ``"auto"``, ``None``, a byte count or a dask size string (``"512MB"``) of at
+    least :data:`MIN_MEMORY`."""
     if value is None or value == "auto":
         return value
-    if isinstance(value, bool):
-        raise ValueError(f"must be a size like '2GB' or 'auto', got {value!r}")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError(f"must be a positive size like '2GB' or 'auto', got {value!r}")
-        return value
+    size = f"must be a size like '2GB' or 'auto', got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(size)
+    # dask's parse_bytes reads a missing number as 1 ('GB' is 1 GB, '' is 1 byte)
+    if isinstance(value, str) and not any(ch.isdigit() for ch in value):
+        raise ValueError(size)
     try:
-        parsed = parse_bytes(str(value))
+        parsed = value if isinstance(value, int) else parse_bytes(str(value))
     except (ValueError, TypeError, OverflowError):  # OverflowError: '1e400' is infinite
-        raise ValueError(f"must be a size like '2GB' or 'auto', got {value!r}") from None
+        raise ValueError(size) from None
     if parsed <= 0:
         raise ValueError(f"must be a positive size like '2GB' or 'auto', got {value!r}")
+    if parsed < MIN_MEMORY:
+        raise ValueError(f"got {value!r}: {int(parsed)} bytes are too little for a worker (a "
+                         f"bare number is bytes); write a unit, e.g. '{value}MB'")
     return int(parsed)
 
 
@@ -52,8 +63,65 @@ Memory = Annotated[int | Literal["auto"] | None, BeforeValidator(_memory)]
 Count = PositiveInt
 
 
+#: C0 and C1 control characters: a newline in a queue name or a python path split the
+#: job script (a new ``#SBATCH`` line, a bare shell line) and the remote command lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Host and cluster names: they go into file names, job names and worker names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_other_types(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML 1.1 reads unquoted yes/no/on/off/true/false as booleans, and pydantic would
+        take them as 1 and 0 (``dashboard: off`` was port 0: any free port, the opposite)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and not _takes_bool(field):
+            raise ValueError(f"got {str(value).lower()}: YAML reads an unquoted yes, no, on, "
+                             "off, true or false as a yes/no value; quote it, or write the "
+                             "number (null for none, where the field allows it)")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        bad = None if info.field_name == "source" else _control_character(value)
+        if bad is not None:
+            raise ValueError(f"contains the control character {bad!r}, which would break "
+                             "the command lines and job scripts the value goes into")
+        return value
+
+
+def _takes_bool(field: FieldInfo) -> bool:
+    """Whether *field*'s type admits a boolean (anywhere in a union or Annotated)."""
+    pending = [field.annotation]
+    while pending:
+        kind = pending.pop()
+        if kind is bool:
+            return True
+        pending.extend(get_args(kind))
+    return False
+
+
+def _control_character(value: Any) -> str | None:
+    """The first control character in *value* (strings inside tuples, lists and mapping
+    keys and values included), else None."""
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        return found.group() if found else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = value
+    for item in items:
+        bad = _control_character(item)
+        if bad is not None:
+            return bad
+    return None
 
 
 class SchedulerSpec(_Frozen):
@@ -85,9 +153,11 @@ class HostBase(_Frozen):
 
     COUNT_FIELD: ClassVar[str] = "workers"
     THREADS_FIELD: ClassVar[str] = "threads"
+    #: Fields this launcher works out itself: ``defaults`` does not set them on its hosts.
+    DERIVED: ClassVar[frozenset[str]] = frozenset()
 
     launcher: str
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    name: Annotated[str, Field(min_length=1, pattern=NAME_PATTERN)]
     workers: Count | Literal["auto"] = 1
     threads: Count = 1
     memory: Memory = "auto"
@@ -144,7 +214,9 @@ def _host_of_its_launcher(index: int, value: Any) -> Any:
 class Inventory(_Frozen):
     """A whole cluster description; see ``inventories/*.yml`` for documented examples."""
 
-    cluster: Annotated[str, Field(min_length=1)] = "clusterbench"
+    # A name: it goes into the state file's name and the job names (#SBATCH -J cb-NAME)
+    cluster: Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)] = (
+        "clusterbench")
     scheduler: SchedulerSpec = SchedulerSpec()
     min_workers: Count | None = None
     #: ``auto``: TLS with a per-cluster CA as soon as a host is not this machine, plain TCP

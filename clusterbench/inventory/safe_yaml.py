@@ -128,6 +128,10 @@ def read_yaml(path: str | Path, what: str = "inventory") -> Any:
 
 def _read_text(path: Path, what: str) -> str:
     try:
+        # open() of a FIFO waits for a writer, forever if none comes; devices never end
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise InventoryError(one_line(
+                f"{path}: not a regular file (a pipe or device); write the {what} to a file"))
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:

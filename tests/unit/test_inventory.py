@@ -69,6 +69,39 @@ MALFORMED = [
     ({"hosts": ["pi1"]}, "lab.yml: hosts[0]: must be a mapping, got 'pi1'"),
     ({"hosts": [local(launcher="slurm", jobs=2, processes=1, workers=3)]},
      "lab.yml: hosts[0] 'pi3': workers (3) must equal jobs × processes (2 × 1); omit 'workers'"),
+    # found by fuzzing: each of these passed `check` and broke `up` or did the opposite
+    ({"hosts": [local(launcher="slurm", memory=512)]},  # dask-jobqueue: TypeError at `up`
+     "lab.yml: hosts[0] 'pi3': field 'memory': got 512: 512 bytes are too little for a worker "
+     "(a bare number is bytes); write a unit, e.g. '512MB'"),
+    ({"hosts": [local(memory="GB")]},  # dask's parse_bytes reads it as 1 GB
+     "lab.yml: hosts[0] 'pi3': field 'memory': must be a size like '2GB' or 'auto', got 'GB'"),
+    ({"hosts": [local(memory="")]},
+     "lab.yml: hosts[0] 'pi3': field 'memory': must be a size like '2GB' or 'auto', got ''"),
+    ({"hosts": [local()], "scheduler": {"dashboard": False}},  # `dashboard: off` was port 0
+     "lab.yml: scheduler: field 'dashboard': got false: YAML reads an unquoted yes, no, on, "
+     "off, true or false as a yes/no value; quote it, or write the number (null for none, "
+     "where the field allows it)"),
+    ({"hosts": [local(workers=True)]},
+     "lab.yml: hosts[0] 'pi3': field 'workers': got true: YAML reads an unquoted yes, no, on, "
+     "off, true or false as a yes/no value; quote it, or write the number (null for none, "
+     "where the field allows it)"),
+    ({"hosts": [local(launcher="slurm", memory="1GB", threads=4)]},  # was silently ignored
+     "lab.yml: hosts[0] 'pi3': a queue host's threads per worker are cores // processes: set "
+     "'cores' (and 'processes') instead of 'threads'"),
+    ({"hosts": [local(launcher="slurm", memory="1GB", queue="debug\nrm -rf $HOME")]},
+     "lab.yml: hosts[0] 'pi3': field 'queue': contains the control character '\\n', which "
+     "would break the command lines and job scripts the value goes into, got "
+     "'debug\\nrm -rf $HOME'"),
+    ({"hosts": [local(launcher="slurm", job_extra_directives=["--qos=x", "a\x00b"])]},
+     "lab.yml: hosts[0] 'pi3': field 'job_extra_directives': contains the control character "
+     "'\\x00', which would break the command lines and job scripts the value goes into, got "
+     "['--qos=x', 'a\\x00b']"),
+    ({"hosts": [local()], "cluster": "my lab\n#SBATCH --wrap=x"},  # job names, state files
+     "lab.yml: field 'cluster': must start with a letter or digit and contain only letters, "
+     "digits, '.', '_' and '-', got 'my lab\\n#SBATCH --wrap=x'"),
+    ({"hosts": [local()], "cluster": "../../etc/cron.d/x"},
+     "lab.yml: field 'cluster': must start with a letter or digit and contain only letters, "
+     "digits, '.', '_' and '-', got '../../etc/cron.d/x'"),
 ]
 
 
@@ -100,6 +133,20 @@ def test_defaults_merge_and_host_wins():
     assert inventory.total_workers == 3 + 1 + 4
 
 
+def test_queue_hosts_take_neither_workers_nor_threads_from_defaults():
+    inventory = parse_inventory({"defaults": {"workers": 2, "threads": 3}, "hosts": [
+        local(), {"name": "hpc", "launcher": "slurm", "jobs": 3, "cores": 4}]})
+    laptop, hpc = inventory.hosts
+    assert (laptop.worker_count, laptop.threads) == (2, 3)
+    assert (hpc.worker_count, threads_of(hpc)) == (3, 4)  # jobs × processes, cores // processes
+
+
+def test_yes_no_values_stay_valid_where_a_field_takes_text_or_a_size():
+    inventory = parse_inventory({"hosts": [local(memory=2**20, env={"DEBUG": "yes"},
+                                                 tags=["on"])]})
+    assert inventory.hosts[0].memory == 2**20 and inventory.hosts[0].env == {"DEBUG": "yes"}
+
+
 def test_memory_sizes_parse_and_auto_workers_are_the_cores():
     inventory = parse_inventory({"hosts": [local(memory="512MB", workers="auto")]})
     host = inventory.hosts[0]
@@ -118,6 +165,14 @@ def test_yaml_syntax_error_names_line(tmp_path):
     path.write_text("hosts:\n  - name: a\n   launcher: [\n")
     with pytest.raises(InventoryError, match=r"bad.yml: not valid YAML \(line \d+"):
         load_inventory(path)
+
+
+def test_a_pipe_as_inventory_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "inventory.yml"
+    os.mkfifo(fifo)  # open() would wait for a writer forever
+    with pytest.raises(InventoryError, match=r"inventory.yml: not a regular file \(a pipe or "
+                                             r"device\); write the inventory to a file"):
+        load_inventory(fifo)
 
 
 def test_missing_file(tmp_path):

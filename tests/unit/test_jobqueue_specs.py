@@ -232,7 +232,8 @@ def test_default_memory_and_binary_sizes_are_exact() -> None:
     base = {"name": "hpc", "launcher": "slurm"}
     assert SLURM.job_options(QueueHost(**base), CONTEXT)["memory"] == "1GB"
     assert SLURM.job_options(QueueHost(**base, memory="512MiB"), CONTEXT)["memory"] == "512MiB"
-    assert SLURM.job_options(QueueHost(**base, memory=1234), CONTEXT)["memory"] == "1234B"
+    exact = 2**20 + 1234  # byte counts pass through (below 1 MiB is refused as a unit slip)
+    assert SLURM.job_options(QueueHost(**base, memory=exact), CONTEXT)["memory"] == f"{exact}B"
 
 
 def test_auto_memory_is_an_inventory_error() -> None:

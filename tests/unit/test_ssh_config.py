@@ -105,7 +105,7 @@ def test_missing_or_broken_config_is_an_inventory_error(tmp_path, config):
         launcher.validate(_host(tmp_path / "nope", name="a"), "inv.yml: hosts[0] 'a'")
     broken = tmp_path / "broken"
     broken.write_text("Host x\n    Port notaport\n")
-    with pytest.raises(InventoryError, match=r"hosts\[0\] 'x': host 'x': ssh_config"):
+    with pytest.raises(InventoryError, match=r"hosts\[0\] 'x': ssh_config .*line 2: Invalid"):
         launcher.validate(_host(broken, name="x"), "inv.yml: hosts[0] 'x'")
 
 
@@ -117,3 +117,13 @@ def test_default_config_is_home_ssh_config(tmp_path, monkeypatch):
     assert host.address == "203.0.113.9"
     assert host.sources()[0] == "address 203.0.113.9 (ssh_config ~/.ssh/config: HostName)"
     assert "config" not in connect_options(host)  # asyncssh reads ~/.ssh/config itself
+
+
+def test_an_include_loop_is_one_line_not_a_recursion_error(tmp_path):
+    looping = tmp_path / "looping"
+    looping.write_text(f"Include {looping}\nHost x\n    HostName 10.0.0.9\n")
+    with pytest.raises(InventoryError) as raised:
+        launcher_of(_host(looping, name="x")).validate(_host(looping, name="x"),
+                                                       "inv.yml: hosts[0] 'x'")
+    assert str(raised.value) == (f"inv.yml: hosts[0] 'x': ssh_config {looping}: an Include loop "
+                                 "(a file includes itself, directly or through others)")

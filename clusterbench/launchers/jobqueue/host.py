@@ -49,6 +49,7 @@ class QueueHost(HostBase):
 
     COUNT_FIELD: ClassVar[str] = "jobs"
     THREADS_FIELD: ClassVar[str] = "cores"
+    DERIVED = frozenset({"workers", "threads"})
 
     launcher: str
     jobs: Count = 1
@@ -72,6 +73,9 @@ class QueueHost(HostBase):
 
     @model_validator(mode="after")
     def _consistent_counts(self) -> QueueHost:
+        if self.threads is not None:
+            raise ValueError("a queue host's threads per worker are cores // processes: set "
+                             "'cores' (and 'processes') instead of 'threads'")
         if self.processes is not None and self.processes > (self.cores or self.processes):
             raise ValueError(f"processes ({self.processes}) cannot exceed cores ({self.cores})")
         if (self.workers != "auto" and self.processes is not None

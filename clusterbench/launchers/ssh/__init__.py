@@ -126,8 +126,9 @@ class SSHLauncher(Launcher):
         check_files(host, where)
         try:
             host.effective()
-        except InventoryError as exc:
-            raise InventoryError(f"{where}: {exc}") from None
+        except InventoryError as exc:  # `where` names the host already
+            raise InventoryError(f"{where}: {str(exc).removeprefix(f'host {host.name!r}: ')}"
+                                 ) from None
 
     async def check(self, host: SSHHost, probe: Probe) -> HostReport:
         """Log in, run the probe with the host's python, compare versions, reach the scheduler."""

@@ -49,10 +49,13 @@ def lookup(host: SSHHost, target: str) -> dict[str, Any]:
     try:
         config = SSHClientConfig.load(None, paths, False, False, False, getpass.getuser(),
                                       (), target, ())
-    except (OSError, ValueError) as exc:  # asyncssh's ConfigParseError is a ValueError
+    except (OSError, ValueError, RecursionError) as exc:  # ConfigParseError is a ValueError
         where = ", ".join(str(p) for p in paths)
-        raise InventoryError(f"host {host.name!r}: ssh_config {where}: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
+        # asyncssh follows Include without a depth limit (OpenSSH stops at 16)
+        problem = ("an Include loop (a file includes itself, directly or through others)"
+                   if isinstance(exc, RecursionError) else
+                   getattr(exc, "strerror", None) or exc)
+        raise InventoryError(f"host {host.name!r}: ssh_config {where}: {problem}") from None
     found = {option: config.get(option) for option in
              ("Hostname", "Port", "User", "IdentityFile", "ProxyJump")}
     return {option: value for option, value in found.items() if value not in (None, [], ())}
