@@ -24,7 +24,13 @@ from pydantic import BaseModel, ValidationError
 
 from clusterbench.errors import InventoryError
 from clusterbench.inventory.ansible import is_ansible_document, is_ansible_ini, load_ansible
-from clusterbench.inventory.model import HostBase, Inventory, SchedulerSpec
+from clusterbench.inventory.model import (
+    NAME_PATTERN,
+    NO_SPACES,
+    HostBase,
+    Inventory,
+    SchedulerSpec,
+)
 from clusterbench.inventory.safe_yaml import one_line, read_yaml, short
 from clusterbench.launchers.registry import (
     DEFAULT_LAUNCHER,
@@ -232,6 +238,14 @@ def _host_model_or_base(launcher: Any) -> type[HostBase]:
         return HostBase
 
 
+#: What each pattern of the model asks for, in words.
+_PATTERN_PHRASES = {
+    NAME_PATTERN: "must start with a letter or digit and contain only letters, digits, '.', "
+                  "'_' and '-'",
+    NO_SPACES: "must not contain spaces",
+}
+
+
 def _problem(error: Mapping[str, Any]) -> str:
     """A human phrasing of one pydantic error, always ending with the offending value."""
     kind, got = error["type"], error.get("input")
@@ -244,8 +258,7 @@ def _problem(error: Mapping[str, Any]) -> str:
         "dict_type": "must be a mapping",
         "tuple_type": "must be a list",
         "missing": "is required",
-        "string_pattern_mismatch": "must start with a letter or digit and contain only "
-        "letters, digits, '.', '_' and '-'",
+        "string_pattern_mismatch": _PATTERN_PHRASES.get(error.get("ctx", {}).get("pattern")),
         "literal_error": "must be one of " + error.get("ctx", {}).get("expected", ""),
     }
     phrase = phrases.get(kind) or _strip_pydantic(error["msg"])

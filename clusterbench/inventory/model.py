@@ -68,6 +68,10 @@ Count = PositiveInt
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: Host and cluster names: they go into file names, job names and worker names.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: A user name or jump host: one word.
+NO_SPACES = r"^\S+$"
+#: Environment variable names, as a shell's ``export`` and ``env NAME=VALUE`` take them.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Frozen(BaseModel):
@@ -175,6 +179,10 @@ class HostBase(_Frozen):
                     bad = key if not isinstance(key, str | int) else item
                     raise ValueError(f"names and values must be strings or numbers, got "
                                      f"{type(bad).__name__} in {key!r}"[:120])
+            for key in value:
+                if not _ENV_NAME.fullmatch(str(key)):  # `env -i=1` is an option to env(1)
+                    raise ValueError(f"{str(key)!r} is not a variable name (letters, digits "
+                                     "and '_', not starting with a digit)"[:160])
             return {str(k): str(v) for k, v in value.items()}
         return value
 

@@ -51,7 +51,8 @@ MALFORMED = [
     ({"hosts": [local(launcher="slurm", cores=2, processes=4)]},
      "lab.yml: hosts[0] 'pi3': processes (4) cannot exceed cores (2)"),
     ({"hosts": [local(launcher="slurm", walltime=5)]},
-     "lab.yml: hosts[0] 'pi3': field 'walltime': must be a string, got 5"),
+     "lab.yml: hosts[0] 'pi3': field 'walltime': got the number 5: quote the walltime, e.g. "
+     "'01:30:00' (YAML reads an unquoted 1:30:00 as the number 5400)"),
     ({"hosts": [local()], "schedular": {}},
      "lab.yml: unknown field 'schedular' (did you mean 'scheduler'?)"),
     ({"hosts": [local()], "scheduler": {"port": "x"}},
@@ -99,6 +100,19 @@ MALFORMED = [
     ({"hosts": [local()], "cluster": "my lab\n#SBATCH --wrap=x"},  # job names, state files
      "lab.yml: field 'cluster': must start with a letter or digit and contain only letters, "
      "digits, '.', '_' and '-', got 'my lab\\n#SBATCH --wrap=x'"),
+    ({"hosts": [local(launcher="slurm", memory="1GB", walltime=5400)]},  # 1:30:00 unquoted
+     "lab.yml: hosts[0] 'pi3': field 'walltime': got the number 5400: quote the walltime, e.g. "
+     "'01:30:00' (YAML reads an unquoted 1:30:00 as the number 5400)"),
+    ({"hosts": [local(launcher="ssh", address="10.0.0.3", user="")]},
+     "lab.yml: hosts[0] 'pi3': field 'user': string should have at least 1 character, got ''"),
+    ({"hosts": [local(launcher="ssh", address="10.0.0.3", proxy_jump="a b c")]},
+     "lab.yml: hosts[0] 'pi3': field 'proxy_jump': must not contain spaces, got 'a b c'"),
+    ({"hosts": [local(launcher="ssh", address="10.0.0.3", env={"-i": 1})]},  # env(1) option
+     "lab.yml: hosts[0] 'pi3': field 'env': '-i' is not a variable name (letters, digits and "
+     "'_', not starting with a digit)"),
+    ({"hosts": [local(env={"A=B": 1})]},
+     "lab.yml: hosts[0] 'pi3': field 'env': 'A=B' is not a variable name (letters, digits and "
+     "'_', not starting with a digit)"),
     ({"hosts": [local()], "cluster": "../../etc/cron.d/x"},
      "lab.yml: field 'cluster': must start with a letter or digit and contain only letters, "
      "digits, '.', '_' and '-', got '../../etc/cron.d/x'"),

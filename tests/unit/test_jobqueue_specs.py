@@ -9,6 +9,7 @@ import sys
 import pytest
 from dask_jobqueue.pbs import PBSJob
 from dask_jobqueue.slurm import SLURMJob
+from pydantic import ValidationError
 
 from clusterbench.errors import CommandError, InventoryError, LaunchError
 from clusterbench.launchers.base import SpecContext
@@ -241,9 +242,9 @@ def test_auto_memory_is_an_inventory_error() -> None:
         SLURM.worker_specs(_host(memory="auto"), CONTEXT)
 
 
-def test_bad_env_name_is_an_inventory_error() -> None:
-    with pytest.raises(InventoryError, match="'BAD-NAME'"):
-        SLURM.worker_specs(_host(env={"BAD-NAME": "1"}), CONTEXT)
+def test_bad_env_name_is_refused_by_the_model() -> None:
+    with pytest.raises(ValidationError, match="'BAD-NAME' is not a variable name"):
+        _host(env={"BAD-NAME": "1"})
 
 
 def test_htcondor_rejects_fields_it_cannot_express() -> None:

@@ -106,14 +106,25 @@ def test_a_walltime_the_queue_rejects_is_refused(launcher, walltime):
 
 def test_spec_errors_of_a_launcher_name_the_file():
     message = refused({"scheduler": {"address": "127.0.0.1"},
-                       "hosts": [{**SLURM, "env": {"A-B": "1"}}]})
-    assert message == "lab.yml: host 'hpc': env name 'A-B' is not a shell name"
+                       "hosts": [{**SLURM, "memory": "auto"}]})
+    assert message == ("lab.yml: host 'hpc': memory must be a size such as '4GB' for a queue "
+                       "host (the job requests it), not 'auto'")
 
 
 def test_a_missing_identity_file_is_refused(tmp_path):
     key = tmp_path / "id_nope"
     message = refused({"scheduler": {"host": "pi1"}, "hosts": [ssh(identity=str(key))]})
     assert message == f"lab.yml: hosts[0] 'pi1': field 'identity': {str(key)!r} does not exist"
+
+
+def test_a_public_key_as_identity_is_refused(tmp_path):
+    import asyncssh
+
+    public = tmp_path / "id_ed25519.pub"
+    public.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_public_key())
+    message = refused({"scheduler": {"host": "pi1"}, "hosts": [ssh(identity=str(public))]})
+    assert message == (f"lab.yml: hosts[0] 'pi1': field 'identity': {str(public)!r} is a public "
+                       "key; 'identity' takes the private key (the file without '.pub')")
 
 
 def test_an_identity_that_is_a_directory_is_refused(tmp_path):

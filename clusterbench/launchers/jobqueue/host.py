@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
 
 from clusterbench.errors import InventoryError
 from clusterbench.inventory.model import Count, HostBase, Memory
@@ -32,6 +32,15 @@ FALLBACK: dict[str, Any] = {"cores": 1, "processes": 1, "memory": "1GB",
                             "walltime": "00:30:00"}
 INVENTORY = "inventory"
 DEFAULT = "clusterbench default"
+
+
+def _quoted_walltime(value: Any) -> Any:
+    """A number is refused: YAML reads an unquoted ``1:30:00`` as 5400 (base 60), which
+    would be 5400 minutes to SLURM."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"got the number {value}: quote the walltime, e.g. '01:30:00' "
+                         "(YAML reads an unquoted 1:30:00 as the number 5400)")
+    return value
 
 
 class QueueHost(HostBase):
@@ -58,7 +67,7 @@ class QueueHost(HostBase):
     memory: Memory = None
     queue: str | None = None
     account: str | None = None
-    walltime: str | None = None
+    walltime: Annotated[str | None, BeforeValidator(_quoted_walltime)] = None
     job_extra_directives: tuple[str, ...] = ()
     job_script_prologue: tuple[str, ...] = ()
     interface: str | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
 from collections.abc import Sequence
 from importlib import metadata
@@ -69,9 +70,26 @@ def check_files(host: SSHHost, where: str) -> None:
     files += [("identity", path) for path in host.identity]
     files += [("known_hosts", host.known_hosts)] if host.known_hosts else []
     for field, name in files:
-        problem = _unreadable(name)
+        problem = _unreadable(name) or (_public_key(name) if field == "identity" else None)
         if problem:
             raise InventoryError(f"{where}: field {field!r}: {short(name, 200)} {problem}")
+
+
+#: How an OpenSSH public key line starts (``ssh-ed25519 AAAA...``, ``ecdsa-sha2-...``).
+_PUBLIC_KEY = re.compile(rb"^(ssh|ecdsa|sk-ssh|sk-ecdsa)-[a-z0-9@.-]+ AAAA")
+
+
+def _public_key(name: str) -> str | None:
+    """A problem when *name* (readable) holds a public key: asyncssh needs the private one."""
+    try:
+        with Path(name).expanduser().open("rb") as handle:
+            head = handle.read(200).lstrip()
+    except OSError:  # readable a moment ago; connecting will say what is wrong
+        return None
+    if _PUBLIC_KEY.match(head):
+        return ("is a public key; 'identity' takes the private key (the file without "
+                "'.pub')")
+    return None
 
 
 def _unreadable(name: str) -> str | None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
-from clusterbench.inventory.model import Count, HostBase
+from clusterbench.inventory.model import NO_SPACES, Count, HostBase
 
 #: A host name or SSH config alias: what ``ssh ADDRESS`` accepts as a destination without
 #: a user or port in it (RFC 1123 letters, digits, '-', '.', plus '_', which real networks
@@ -61,11 +61,12 @@ class SSHHost(HostBase):
     launcher: Literal["ssh"]
     address: Annotated[str, Field(min_length=1)] | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 22
-    user: str | None = None
+    user: Annotated[str, Field(min_length=1, pattern=NO_SPACES)] | None = None
     identity: tuple[str, ...] = ()
     known_hosts: str | None = None
     ssh_config: Annotated[str, Field(min_length=1)] | None = None
-    proxy_jump: Annotated[str, Field(min_length=1)] | None = None
+    # [user@]host[:port][,...] as OpenSSH's -J takes it: no spaces
+    proxy_jump: Annotated[str, Field(min_length=1, pattern=NO_SPACES)] | None = None
     setup: tuple[str, ...] = ()
     connect_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
     max_startups: Count = 4
