@@ -74,7 +74,8 @@ class AnsibleData:
         if not isinstance(name, str) or not name:
             self.fail(f"invalid host name {short(name)}")
         if name not in self.hosts:
-            self.hosts[name] = {"ansible_port": port} if port is not None else {}
+            # Ansible sets ansible_port only `if port:` (``host:0`` keeps the default)
+            self.hosts[name] = {"ansible_port": port} if port else {}
             self.memberships[name] = []
         if group:
             members = self.groups[group].hosts

@@ -72,8 +72,10 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
     try:
         text = run(command, timeout=ANSIBLE_TIMEOUT)
     except CommandError as exc:
+        ended = ("did not finish" if exc.returncode is None  # timed out: killed
+                 else f"exited {exc.returncode}")
         raise InventoryError(one_line(
-            f"{path}: ansible-inventory exited {exc.returncode}: {_ansible_tail(exc.stderr)} "
+            f"{path}: ansible-inventory {ended}: {_ansible_tail(exc.stderr)} "
             f"(command: {exc.command})")) from exc
     try:
         listing = json.loads(text)
@@ -155,6 +157,9 @@ def builtin_listing(path: Path, limit: str | None) -> dict[str, Any]:
     def fail(message: str) -> NoReturn:
         raise InventoryError(one_line(f"{path}: {message}"))
 
+    if path.is_dir():
+        fail("a directory of inventory sources is read by ansible-inventory only: install "
+             "ansible-core, or give one of its files")
     data = AnsibleData(fail)
     document = _yaml_document(path)
     if document is not None:

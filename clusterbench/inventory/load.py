@@ -65,6 +65,8 @@ def load_inventory(path: str | Path, *, groups: Sequence[str] = (),
     """
     path = Path(path)
     groups = tuple(groups)
+    if _is_directory(path):  # Ansible takes a directory of inventory sources
+        return parse_inventory(load_ansible(path, groups, limit), source=str(path))
     if is_ansible_ini(path):
         return parse_inventory(load_ansible(path, groups, limit), source=str(path))
     data = read_yaml(path, "inventory")
@@ -74,6 +76,28 @@ def load_inventory(path: str | Path, *, groups: Sequence[str] = (),
         raise InventoryError(f"{path}: --group and --limit select hosts of an Ansible "
                              f"inventory; this is a clusterbench inventory (no groups)")
     return parse_inventory(data, source=str(path))
+
+
+def _is_directory(path: Path) -> bool:
+    """Whether *path* is a directory; a missing path, a pipe or a device is an error here,
+    before anything reads it (open() of a FIFO waits for a writer, forever if none comes).
+
+    Raises
+    ------
+    InventoryError
+        ``PATH: no such inventory file`` or ``PATH: not a regular file (...)``.
+    """
+    try:
+        if path.is_dir():
+            return True
+        if not path.exists():
+            raise InventoryError(one_line(f"{path}: no such inventory file"))
+        if not path.is_file():
+            raise InventoryError(one_line(f"{path}: not a regular file (a pipe or device); "
+                                          "write the inventory to a file"))
+    except (OSError, ValueError) as exc:  # a name too long, a NUL in it
+        raise InventoryError(one_line(f"{path}: cannot read ({exc})")) from None
+    return False
 
 
 def parse_inventory(data: Any, source: str = "<memory>") -> Inventory:

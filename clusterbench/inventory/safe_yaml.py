@@ -89,6 +89,24 @@ class _BoundedLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _ansible_vault(loader: _BoundedLoader, node: Node) -> dict[str, str]:
+    """Ansible's ``!vault`` value as ``ansible-inventory --list`` prints it, so that both
+    readers hand it to the same decryption (:func:`~.ansible_readers.decrypt_vault`)."""
+    return {"__ansible_vault": str(loader.construct_scalar(node))}  # type: ignore[arg-type]
+
+
+def _ansible_unsafe(loader: _BoundedLoader, node: Node) -> Any:
+    """Ansible's ``!unsafe`` marks a value that is not templated: the value itself."""
+    if isinstance(node, ScalarNode):
+        return loader.construct_scalar(node)
+    raise ConstructorError(None, None, "!unsafe on a list or mapping", node.start_mark)
+
+
+# Ansible's own tags, in its YAML inventories and vars files (a vault-encrypted value)
+_BoundedLoader.add_constructor("!vault", _ansible_vault)
+_BoundedLoader.add_constructor("!unsafe", _ansible_unsafe)
+
+
 def read_yaml(path: str | Path, what: str = "inventory") -> Any:
     """Parse the YAML file at *path* within the bounds of this module.
 

@@ -93,12 +93,35 @@ def resolve(host: SSHHost) -> SSHHost:
     jump = pick("proxy_jump", "ProxyJump", None, "default")
     if isinstance(jump, str) and jump.lower() == "none":
         jump = None
+    _check_config_values(host, label, found)
     resolved = host.model_copy(update={"address": str(address), "port": int(port),
                                        "user": user, "identity": identity,
                                        "proxy_jump": jump})
     resolved._target = target
     resolved._sources = tuple(sources)
     return resolved
+
+
+def _check_config_values(host: SSHHost, label: str, found: dict[str, Any]) -> None:
+    """The config's HostName and Port pass the checks the inventory's address and port
+    get (``-oProxyCommand=...``, ``user@host`` or port 99999 in a config file too).
+
+    Raises
+    ------
+    InventoryError
+        Naming the host, the config file(s) and the option.
+    """
+    from clusterbench.launchers.ssh.host import address_problem
+
+    name = found.get("Hostname")
+    problem = address_problem(str(name)) if name is not None else None
+    if problem:
+        problem = problem.replace("'user:'", "User").replace("'port:'", "Port")
+        raise InventoryError(f"host {host.name!r}: {label}: HostName {str(name)!r}: {problem}")
+    port = found.get("Port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise InventoryError(f"host {host.name!r}: {label}: Port {port} is not a port "
+                             "(1-65535)")
 
 
 def _shown(paths: list[Path]) -> str:

@@ -1,0 +1,110 @@
+"""Ansible inventories as ``up`` and ``inventory check`` take them (``load_inventory``),
+found by fuzzing: a vaulted value in a YAML inventory, an inventory directory, ``host:0``,
+a pipe or a missing ``.ini``, and ssh_config values that skipped the inventory's checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from clusterbench.cluster.validate import validate_for_up
+from clusterbench.errors import InventoryError
+from clusterbench.inventory.ansible import READER_ENV
+from clusterbench.inventory.load import load_inventory
+from tests.ansible_inventories import ansible_inventory_or_reason, both
+
+SCHEDULER = "[all:vars]\nclusterbench_scheduler_address=127.0.0.1\n"
+READERS = ["builtin", "ansible"]
+
+
+def _reader(monkeypatch, reader: str) -> None:
+    if reader == "ansible":
+        reason = ansible_inventory_or_reason()
+        if reason:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"CI=true but {reason}")
+            pytest.skip(reason)
+    monkeypatch.setenv(READER_ENV, reader)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_vaulted_value_in_a_yaml_inventory_is_decrypted(tmp_path, monkeypatch, reader):
+    """The YAML pre-parse that tells an Ansible file from a clusterbench one refused
+    Ansible's ``!vault`` tag, although ``import-ansible`` read the same file."""
+    _reader(monkeypatch, "ansible")  # ansible-vault makes the value, either reader reads it
+    _reader(monkeypatch, reader)
+    password = tmp_path / "vault-password"
+    password.write_text("s3cret\n")
+    done = subprocess.run(["ansible-vault", "encrypt_string", "--vault-password-file",
+                           str(password), "deploy", "--name", "ansible_user"],
+                          capture_output=True, text=True, check=True)
+    block = "\n".join("      " + line for line in done.stdout.splitlines())
+    path = tmp_path / "vaulted.yml"
+    path.write_text("all:\n  vars: {clusterbench_scheduler_address: 127.0.0.1}\n"
+                    f"  hosts:\n    pi1:\n{block}\n      ansible_host: 10.0.0.5\n")
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(password))
+    (host,) = load_inventory(path).hosts
+    assert (host.name, host.address, host.user) == ("pi1", "10.0.0.5", "deploy")
+
+
+def test_port_zero_keeps_the_default_as_ansible_does(tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nh1:0\nh2:2222\n" + SCHEDULER)
+    hosts = {host["name"]: host for host in both(path).inventory["hosts"]}
+    assert "port" not in hosts["h1"] and hosts["h2"]["port"] == 2222
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_pipe_or_a_missing_ini_is_one_line_at_once(tmp_path, monkeypatch, reader):
+    _reader(monkeypatch, reader)
+    fifo = tmp_path / "hosts.ini"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    with pytest.raises(InventoryError, match=r"hosts.ini: not a regular file \(a pipe or "):
+        load_inventory(fifo)
+    with pytest.raises(InventoryError, match=r"nope.ini: no such inventory file$"):
+        load_inventory(tmp_path / "nope.ini")
+
+
+def _inventory_directory(tmp_path):
+    directory = tmp_path / "inventory"
+    (directory / "group_vars").mkdir(parents=True)
+    (directory / "01-web.ini").write_text("[web]\nw1\nw2\n" + SCHEDULER)
+    (directory / "02-db.yml").write_text("db:\n  hosts:\n    d1:\n")
+    (directory / "group_vars" / "db.yml").write_text("ansible_user: dbu\n")
+    return directory
+
+
+def test_an_inventory_directory_is_read_by_ansible_inventory(tmp_path, monkeypatch):
+    _reader(monkeypatch, "ansible")
+    inventory = load_inventory(_inventory_directory(tmp_path))
+    assert sorted(host.name for host in inventory.hosts) == ["d1", "w1", "w2"]
+    assert inventory.host("d1").user == "dbu"
+
+
+def test_an_inventory_directory_needs_ansible_inventory(tmp_path, monkeypatch):
+    _reader(monkeypatch, "builtin")
+    directory = _inventory_directory(tmp_path)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(directory)
+    assert str(info.value) == (f"{directory}: a directory of inventory sources is read by "
+                               "ansible-inventory only: install ansible-core, or give one of "
+                               "its files")
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ("HostName -oProxyCommand=evil", "HostName '-oProxyCommand=evil': not an IP address or "
+     "host name"),
+    ("HostName pi@10.0.0.1", "HostName 'pi@10.0.0.1': contains a user; put it in User"),
+    ("Port 99999", "Port 99999 is not a port (1-65535)"),
+])
+def test_ssh_config_values_get_the_inventory_s_checks(tmp_path, option, message):
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host x\n    {option}\n")
+    path = tmp_path / "inv.yml"
+    path.write_text(f"scheduler: {{address: 127.0.0.1}}\nhosts:\n"
+                    f"  - {{name: x, launcher: ssh, ssh_config: {config}}}\n")
+    with pytest.raises(InventoryError) as info:
+        validate_for_up(load_inventory(path))
+    assert str(info.value).startswith(f"{path}: hosts[0] 'x': ssh_config {config}: {message}")
