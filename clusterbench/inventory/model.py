@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from dask.utils import parse_bytes
@@ -169,6 +170,19 @@ class HostBase(_Frozen):
     env: dict[str, str] = Field(default_factory=dict)
     tags: tuple[str, ...] = ()
     worker_extra_args: tuple[str, ...] = ()
+
+    @field_validator("worker_extra_args", mode="before")
+    @classmethod
+    def _split_a_command_line(cls, value: Any) -> Any:
+        """``"--lifetime 25m"`` is two arguments, as on a command line (one string was
+        passed as one argument, which dask-worker refused)."""
+        if isinstance(value, str):
+            try:
+                return tuple(shlex.split(value))
+            except ValueError as exc:  # an unclosed quote
+                raise ValueError(f"cannot be split into arguments ({exc}), got {value!r}"
+                                 ) from None
+        return value
 
     @field_validator("env", mode="before")
     @classmethod

@@ -113,6 +113,12 @@ MALFORMED = [
     ({"hosts": [local(env={"A=B": 1})]},
      "lab.yml: hosts[0] 'pi3': field 'env': 'A=B' is not a variable name (letters, digits and "
      "'_', not starting with a digit)"),
+    ({"hosts": [local(launcher="ssh", address="10.0.0.3", user="-oProxyCommand=x")]},
+     "lab.yml: hosts[0] 'pi3': field 'user': a user name cannot start with '-', got "
+     "'-oProxyCommand=x'"),
+    ({"hosts": [local(worker_extra_args="--lifetime '25m")]},
+     "lab.yml: hosts[0] 'pi3': field 'worker_extra_args': cannot be split into arguments (No "
+     "closing quotation), got \"--lifetime '25m\""),
     ({"hosts": [local()], "cluster": "../../etc/cron.d/x"},
      "lab.yml: field 'cluster': must start with a letter or digit and contain only letters, "
      "digits, '.', '_' and '-', got '../../etc/cron.d/x'"),
@@ -153,6 +159,16 @@ def test_queue_hosts_take_neither_workers_nor_threads_from_defaults():
     laptop, hpc = inventory.hosts
     assert (laptop.worker_count, laptop.threads) == (2, 3)
     assert (hpc.worker_count, threads_of(hpc)) == (3, 4)  # jobs × processes, cores // processes
+
+
+def test_worker_extra_args_written_as_one_string_are_split_as_a_shell_would():
+    inventory = parse_inventory({"scheduler": {"address": "10.0.0.1"}, "hosts": [
+        local(launcher="ssh", address="10.0.0.2", worker_extra_args="--lifetime 25m"),
+        {"name": "hpc", "launcher": "slurm", "memory": "1GB",
+         "worker_extra_args": "--lifetime-stagger '1 m'"},
+        {"name": "box", "launcher": "local", "worker_extra_args": ["--resources", "GPU=1 X=2"]}]})
+    assert [host.worker_extra_args for host in inventory.hosts] == [
+        ("--lifetime", "25m"), ("--lifetime-stagger", "1 m"), ("--resources", "GPU=1 X=2")]
 
 
 def test_yes_no_values_stay_valid_where_a_field_takes_text_or_a_size():

@@ -62,6 +62,7 @@ class SSHHost(HostBase):
     address: Annotated[str, Field(min_length=1)] | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     user: Annotated[str, Field(min_length=1, pattern=NO_SPACES)] | None = None
+    # (a leading '-' is refused below: the dashboard's `ssh -L` hint would read it as an option)
     identity: tuple[str, ...] = ()
     known_hosts: str | None = None
     ssh_config: Annotated[str, Field(min_length=1)] | None = None
@@ -77,10 +78,17 @@ class SSHHost(HostBase):
     _target: str | None = PrivateAttr(default=None)
     _sources: tuple[tuple[str, str, str], ...] | None = PrivateAttr(default=None)
 
-    @field_validator("identity", "setup", "tags", "worker_extra_args", mode="before")
+    @field_validator("identity", "setup", "tags", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("user")
+    @classmethod
+    def _not_an_option(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("-"):
+            raise ValueError(f"a user name cannot start with '-', got {value!r}")
+        return value
 
     @field_validator("address")
     @classmethod
