@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 import yaml
 
 from clusterbench.errors import InventoryError, UsageError
+from clusterbench.inventory.model import NAME_PATTERN
 from clusterbench.inventory.safe_yaml import one_line, short
 from clusterbench.suggest import did_you_mean
 
@@ -297,6 +298,10 @@ def _host(host: ResolvedHost, path: Path) -> dict[str, Any]:
     explicit = variables.get(_PREFIX + "launcher")
     if isinstance(explicit, str):
         launcher = explicit
+    if not re.fullmatch(NAME_PATTERN, host.name):  # an IPv6 address, a non-ASCII name
+        _fail(path, f"host {host.name!r}: a clusterbench host name is letters, digits, '.', "
+                    "'_' and '-' (it names files, jobs and workers): give the host such a name "
+                    f"and its address in ansible_host, e.g. 'node1 ansible_host={host.name}'")
     result: dict[str, Any] = {"name": host.name, "launcher": launcher}
     if launcher == "ssh":
         result["address"] = host.name

@@ -108,3 +108,17 @@ def test_ssh_config_values_get_the_inventory_s_checks(tmp_path, option, message)
     with pytest.raises(InventoryError) as info:
         validate_for_up(load_inventory(path))
     assert str(info.value).startswith(f"{path}: hosts[0] 'x': ssh_config {config}: {message}")
+
+
+@pytest.mark.parametrize("name", ["2001:db8::1", "münchen.example.com"])
+def test_a_host_name_clusterbench_cannot_use_gets_the_alias_fix(tmp_path, name):
+    """Ansible takes IPv6 literals and non-ASCII names as host names; clusterbench names
+    files, jobs and workers after hosts, so it asks for an alias with ansible_host."""
+    from tests.ansible_inventories import both_fail
+
+    path = tmp_path / "hosts.ini"
+    path.write_text(f"[nodes]\n{name}\n" + SCHEDULER, encoding="utf-8")
+    assert both_fail(path) == (
+        f"{path}: host {name!r}: a clusterbench host name is letters, digits, '.', '_' and '-' "
+        "(it names files, jobs and workers): give the host such a name and its address in "
+        f"ansible_host, e.g. 'node1 ansible_host={name}'")
