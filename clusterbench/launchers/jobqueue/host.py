@@ -170,6 +170,16 @@ def _config_value(system: str, key: str) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=64)
+def _yaml_file(path: str, mtime_ns: int, size: int) -> Any:
+    """One of dask's config files, parsed once while unchanged (the key has its mtime and
+    size): :func:`config_source` asks for every knob of every queue host (800 hosts: 22 s
+    of ``inventory check``, nearly all re-parsing).  Callers only read the result."""
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+
 def config_source(system: str, key: str) -> str:
     """Where dask's configuration got ``jobqueue.<system>.<key>``: a ``DASK_…`` variable,
     the last YAML file of dask's search path that sets it, or ``dask config`` (set in
@@ -189,10 +199,11 @@ def config_source(system: str, key: str) -> str:
     for directory in dask.config.paths:
         for path in _yaml_files(Path(directory)):
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                stat = path.stat()
+                data = _yaml_file(str(path), stat.st_mtime_ns, stat.st_size)
                 section = data.get("jobqueue", {}).get(system, {})
                 item = next((v for k, v in section.items() if _norm(k) == _norm(key)), None)
-            except (OSError, yaml.YAMLError, AttributeError):
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
                 continue
             if item is not None and _same(item, value):
                 found = str(path)
