@@ -9,7 +9,9 @@ does not answer in time) gives no limit, and nothing is said.
 
 from __future__ import annotations
 
+import functools
 import getpass
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -54,16 +56,27 @@ def parse_assoc(out: str, account: str | None, partition: str | None) -> int | N
 
 def slurm_submit_limit(host: QueueHost, timeout: float = SACCTMGR_TIMEOUT) -> int | None:
     """MaxSubmitJobs of the user's SLURM association for *host*, or None when unknown."""
-    if shutil.which("sacctmgr") is None:
+    program = shutil.which("sacctmgr")
+    if program is None:
         return None
+    listing = _associations(program, os.environ.get("SLURM_CONF"), getpass.getuser(), timeout)
+    return None if listing is None else parse_assoc(listing, host.account, host.queue)
+
+
+@functools.lru_cache(maxsize=8)
+def _associations(program: str, slurm_conf: str | None, user: str, timeout: float
+                  ) -> str | None:
+    """``sacctmgr``'s listing of *user*'s associations, asked once per command and cluster
+    (*program* and *slurm_conf* are part of the key), not once per SLURM host: an
+    unresponsive slurmdbd cost the timeout per host.  None when unknown."""
     try:
-        proc = subprocess.run(sacctmgr_argv(getpass.getuser()), capture_output=True,
+        proc = subprocess.run([program, *sacctmgr_argv(user)[1:]], capture_output=True,
                               text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None  # cannot ask: unknown, not an error
     if proc.returncode != 0:
         return None  # e.g. no accounting storage (slurmdbd) on this site
-    return parse_assoc(proc.stdout, host.account, host.queue)
+    return proc.stdout
 
 
 def job_limit_problem(host: QueueHost, where: str, site_limit: int | None) -> str | None:
