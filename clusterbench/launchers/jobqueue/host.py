@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -123,8 +124,12 @@ class QueueHost(HostBase):
             field = str(error["loc"][0]) if error["loc"] else ""
             said = f"field {field!r} ({origins.get(field, INVENTORY)}): " if field else ""
             message = str(error["msg"]).removeprefix("Value error, ")
-            raise InventoryError(f"host {self.name!r}: {said}{message} "
-                                 f"(sources: {_sources(origins)})") from None
+            # The field's own origin, or those of the knobs a rule names ("processes (2)
+            # cannot exceed cores (1)"); every knob's would not fit one line.
+            named = [] if field else [f"{name} {origin}" for name, origin in origins.items()
+                                      if re.search(rf"\b{name}\b", message)]
+            said_too = f" ({', '.join(named)})" if named else ""
+            raise InventoryError(f"host {self.name!r}: {said}{message}{said_too}") from None
         resolved._origins = origins
         return resolved
 
@@ -250,10 +255,6 @@ def _same(item: Any, value: Any) -> bool:
     if isinstance(item, dict):
         item = [f"{k} = {v}" for k, v in item.items()]
     return bool(item == value)
-
-
-def _sources(origins: dict[str, str]) -> str:
-    return ", ".join(f"{field} {origin}" for field, origin in origins.items())
 
 
 def host_sources(host: QueueHost) -> list[str]:

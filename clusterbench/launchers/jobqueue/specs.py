@@ -224,8 +224,9 @@ class QueueLauncher(JobLogs, Launcher):
         submit program on PATH."""
         try:
             host = host.effective()
-        except InventoryError as exc:
-            raise InventoryError(f"{where}: {exc}") from None
+        except InventoryError as exc:  # `where` names the host already
+            raise InventoryError(f"{where}: {str(exc).removeprefix(f'host {host.name!r}: ')}"
+                                 ) from None
         pattern, form = self.walltime_form
         if host.walltime is not None and not re.fullmatch(pattern, host.walltime):
             origin = host.origins().get("walltime", INVENTORY)
