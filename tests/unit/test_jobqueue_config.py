@@ -104,3 +104,40 @@ def test_a_bad_config_value_names_its_file(site_config):
     with pytest.raises(InventoryError, match=r"processes \(2\) cannot exceed cores \(1\).*"
                                              r"cores inventory"):
         QueueHost(name="hpc", launcher="slurm", cores=1).effective()  # config: processes 2
+
+
+@pytest.fixture()
+def old_key_config(tmp_path, monkeypatch):
+    """A jobqueue.yaml written for an older dask-jobqueue: env-extra, job-extra, extra."""
+    directory = tmp_path / "dask-old"
+    directory.mkdir()
+    path = directory / "jobqueue.yaml"
+    path.write_text(yaml.safe_dump({"jobqueue": {"slurm": {
+        "cores": 2, "memory": "2GB", "env-extra": ["module load python/3.11"],
+        "job-extra": ["--qos=debug"], "extra": ["--lifetime", "1h"]}}}))
+    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
+    saved = copy.deepcopy(dask.config.config)
+    dask.config.refresh(paths=dask.config.paths)
+    yield path
+    dask.config.config.clear()
+    dask.config.config.update(saved)
+
+
+def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_config):
+    """dask-jobqueue honours env-extra only when job_script_prologue is empty, and
+    clusterbench always passes one (BLAS exports): the module line was dropped."""
+    import warnings
+
+    host = QueueHost(name="hpc", launcher="slurm").effective()
+    assert host.job_script_prologue == ("module load python/3.11",)
+    assert host.job_extra_directives == ("--qos=debug",)
+    assert host.worker_extra_args == ("--lifetime", "1h")
+    assert host.origins()["job_script_prologue"] == (
+        f"dask config {old_key_config}: 'env-extra', renamed 'job-script-prologue'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dask-jobqueue's FutureWarning would fail here
+        (script,) = SLURM.job_scripts(host, CONTEXT)
+    lines = script.splitlines()
+    assert lines.count("module load python/3.11") == 1
+    assert lines.count("#SBATCH --qos=debug") == 1
+    assert script.count("--lifetime 1h") == 1

@@ -26,6 +26,11 @@ CONFIG_KEYS = {
     "local_directory": "local-directory", "log_directory": "log-directory",
     "python": "python", "worker_extra_args": "worker-extra-args",
 }
+#: Keys dask-jobqueue renamed, new -> old.  Its Job still honours the old one only when the
+#: new one is empty, and clusterbench always passes ``job_script_prologue`` (the BLAS
+#: exports), so an old ``env-extra`` (``module load ...``) was silently dropped.
+RENAMED = {"job-script-prologue": "env-extra", "job-extra-directives": "job-extra",
+           "worker-extra-args": "extra"}
 #: Systems whose Job calls the account ``project`` (also in their config section).
 PROJECT_SYSTEMS = ("sge", "lsf")
 #: clusterbench's own values when neither the inventory nor the config gives one.
@@ -112,9 +117,14 @@ class QueueHost(HostBase):
         for field, key in config_keys(self.launcher).items():
             if field in self.model_fields_set:
                 continue
-            value = _config_value(self.launcher, key)
+            value, old = _config_value(self.launcher, key), None
+            if value is None and key in RENAMED:  # an older dask-jobqueue's name of the key
+                old = RENAMED[key]
+                value = _config_value(self.launcher, old)
             if value is not None:
-                values[field], origins[field] = value, config_source(self.launcher, key)
+                origin = config_source(self.launcher, old or key)
+                values[field] = value
+                origins[field] = f"{origin}: '{old}', renamed '{key}'" if old else origin
             elif field in FALLBACK:
                 values[field], origins[field] = FALLBACK[field], DEFAULT
         try:
