@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from clusterbench.inventory.ansible_ini import parse_address
@@ -46,6 +47,16 @@ def split_pattern(pattern: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+def _limit_file(name: str, fail: Callable[[str], Any]) -> list[str]:
+    """``--limit @FILE``: the host names in FILE, one per line (Ansible's retry files)."""
+    try:
+        text = Path(name).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--limit @{name}: cannot read the limit file ({getattr(exc, 'strerror', exc)})")
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def select(pattern: str, hosts: list[str], groups: dict[str, list[str]],
            fail: Callable[[str], Any]) -> list[str]:
     """The hosts *pattern* selects, in inventory order.
@@ -66,7 +77,8 @@ def select(pattern: str, hosts: list[str], groups: dict[str, list[str]],
     list of str
         The selected hosts.
     """
-    parts = split_pattern(pattern)
+    parts = [name for part in split_pattern(pattern)
+             for name in (_limit_file(part[1:], fail) if part.startswith("@") else [part])]
     plain = [p for p in parts if p[0] not in "&!"] or ["all"]
     ordered = plain + [p for p in parts if p[0] == "&"] + [p for p in parts if p[0] == "!"]
     chosen: list[str] = []

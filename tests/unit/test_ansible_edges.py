@@ -122,3 +122,15 @@ def test_a_host_name_clusterbench_cannot_use_gets_the_alias_fix(tmp_path, name):
         f"{path}: host {name!r}: a clusterbench host name is letters, digits, '.', '_' and '-' "
         "(it names files, jobs and workers): give the host such a name and its address in "
         f"ansible_host, e.g. 'node1 ansible_host={name}'")
+
+
+def test_limit_from_a_file_as_ansible_s_retry_files(tmp_path, monkeypatch):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nw1\nw2\nw3\n" + SCHEDULER)
+    chosen = tmp_path / "retry.txt"
+    chosen.write_text("w1\n\nw3\n")
+    result = both(path, limit=f"@{chosen}")
+    assert [host["name"] for host in result.inventory["hosts"]] == ["w1", "w3"]
+    _reader(monkeypatch, "builtin")
+    with pytest.raises(InventoryError, match=r"--limit @.*nope.txt: cannot read the limit file"):
+        load_inventory(path, limit=f"@{tmp_path / 'nope.txt'}")
