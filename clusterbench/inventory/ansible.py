@@ -73,6 +73,7 @@ class AnsibleImport:
 
     inventory: dict[str, Any]
     reader: str
+    notes: tuple[str, ...] = ()
 
 
 def read_ansible(path: str | Path, *, groups: tuple[str, ...] = (), limit: str | None = None,
@@ -145,7 +146,24 @@ def import_ansible(path: str | Path, *, groups: tuple[str, ...] = (), limit: str
     if not hosts:
         chosen = f" within --limit {limit!r}" if limit is not None else ""
         raise InventoryError(one_line(f"{path}: no hosts found{chosen}"))
-    return AnsibleImport(convert(hosts, path), label)
+    return AnsibleImport(convert(hosts, path), label, tuple(_unused_ssh_options(hosts, path)))
+
+
+#: ``ssh`` command-line options Ansible passes and asyncssh has no use for.
+_SSH_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args")
+
+
+def _unused_ssh_options(hosts: list[ResolvedHost], path: Path) -> list[str]:
+    """A note when hosts set ssh command-line options (often ``-o ProxyCommand=...`` to
+    reach them through a bastion): clusterbench connects with asyncssh, not ``ssh``."""
+    using = [host.name for host in hosts
+             if any(host.variables.get(name) for name in _SSH_ARGS)]
+    if not using:
+        return []
+    named = ", ".join(using[:5]) + (f" and {len(using) - 5} more" if using[5:] else "")
+    return [f"{path}: ansible_ssh_common_args/ansible_ssh_extra_args of {named} are not "
+            "used (clusterbench connects with asyncssh, not ssh): put a ProxyJump or other "
+            "options in an ssh_config and set clusterbench_ssh_config=PATH"]
 
 
 def _reader_choice(reader: str | None) -> str:
@@ -448,6 +466,8 @@ def load_ansible(path: Path, groups: tuple[str, ...] = (),
     inventory = result.inventory
     err().print(f"note: {path}: Ansible inventory, {result.reader}: "
                 f"{len(inventory['hosts'])} host(s)", markup=False, soft_wrap=True)
+    for note in result.notes:
+        err().print(f"note: {note}", markup=False, soft_wrap=True)
     scheduler = inventory.get("scheduler") or {}
     remote = [host["name"] for host in inventory["hosts"] if host.get("launcher") != "local"]
     if remote and isinstance(scheduler, dict) and not (

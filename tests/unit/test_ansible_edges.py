@@ -134,3 +134,20 @@ def test_limit_from_a_file_as_ansible_s_retry_files(tmp_path, monkeypatch):
     _reader(monkeypatch, "builtin")
     with pytest.raises(InventoryError, match=r"--limit @.*nope.txt: cannot read the limit file"):
         load_inventory(path, limit=f"@{tmp_path / 'nope.txt'}")
+
+
+def test_ssh_command_line_options_are_named_as_unused(tmp_path):
+    """A bastion set with ansible_ssh_common_args would silently not be used."""
+    from clusterbench.inventory.ansible import import_ansible
+
+    path = tmp_path / "hosts.ini"
+    path.write_text('[web]\nw1 ansible_ssh_common_args="-o ProxyCommand=\\"ssh -W %h:%p b\\""\n'
+                    "w2\n" + SCHEDULER)
+    readers = ["builtin"] + ([] if ansible_inventory_or_reason() else ["ansible"])
+    for reader in readers:
+        assert import_ansible(path, reader=reader).notes == (
+            f"{path}: ansible_ssh_common_args/ansible_ssh_extra_args of w1 are not used "
+            "(clusterbench connects with asyncssh, not ssh): put a ProxyJump or other options "
+            "in an ssh_config and set clusterbench_ssh_config=PATH",)
+    path.write_text("[web]\nw1\n" + SCHEDULER)
+    assert import_ansible(path, reader="builtin").notes == ()
