@@ -67,6 +67,9 @@ Count = PositiveInt
 #: C0 and C1 control characters: a newline in a queue name or a python path split the
 #: job script (a new ``#SBATCH`` line, a bare shell line) and the remote command lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Fields of shell text: newlines and tabs are theirs (other controls are not).
+_SHELL_TEXT = frozenset({"setup", "job_script_prologue", "env"})
+_CONTROL_IN_SHELL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: Host and cluster names: they go into file names, job names and worker names.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 #: A user name or jump host: one word.
@@ -93,7 +96,12 @@ class _Frozen(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
-        bad = None if info.field_name == "source" else _control_character(value)
+        if info.field_name == "source":
+            return value
+        # Shell text (a YAML block of setup commands, a prologue) may span lines and
+        # env values are quoted; a queue name, a path or a directive may not.
+        pattern = _CONTROL_IN_SHELL if info.field_name in _SHELL_TEXT else _CONTROL
+        bad = _control_character(value, pattern)
         if bad is not None:
             raise ValueError(f"contains the control character {bad!r}, which would break "
                              "the command lines and job scripts the value goes into")
@@ -111,11 +119,11 @@ def _takes_bool(field: FieldInfo) -> bool:
     return False
 
 
-def _control_character(value: Any) -> str | None:
-    """The first control character in *value* (strings inside tuples, lists and mapping
-    keys and values included), else None."""
+def _control_character(value: Any, pattern: re.Pattern[str] = _CONTROL) -> str | None:
+    """The first control character (*pattern*) in *value* (strings inside tuples, lists
+    and mapping keys and values included), else None."""
     if isinstance(value, str):
-        found = _CONTROL.search(value)
+        found = pattern.search(value)
         return found.group() if found else None
     items: Any = ()
     if isinstance(value, dict):
@@ -123,7 +131,7 @@ def _control_character(value: Any) -> str | None:
     elif isinstance(value, list | tuple | set | frozenset):
         items = value
     for item in items:
-        bad = _control_character(item)
+        bad = _control_character(item, pattern)
         if bad is not None:
             return bad
     return None

@@ -171,6 +171,19 @@ def test_worker_extra_args_written_as_one_string_are_split_as_a_shell_would():
         ("--lifetime", "25m"), ("--lifetime-stagger", "1 m"), ("--resources", "GPU=1 X=2")]
 
 
+def test_shell_text_may_span_lines_where_a_name_or_path_may_not():
+    inventory = parse_inventory({"scheduler": {"address": "10.0.0.1"}, "hosts": [
+        local(launcher="ssh", address="10.0.0.2", setup="source /opt/x\nexport A=1\n",
+              env={"A": "x\ty"}),
+        {"name": "hpc", "launcher": "slurm", "memory": "1GB",
+         "job_script_prologue": ["module load a\nmodule load b"]}]})
+    assert inventory.hosts[0].setup == ("source /opt/x\nexport A=1\n",)
+    with pytest.raises(InventoryError, match="field 'setup': contains the control character "
+                                             "'\\\\x00'"):
+        parse_inventory({"scheduler": {"address": "10.0.0.1"}, "hosts": [
+            local(launcher="ssh", address="10.0.0.2", setup="a\x00b")]}, source="lab.yml")
+
+
 def test_yes_no_values_stay_valid_where_a_field_takes_text_or_a_size():
     inventory = parse_inventory({"hosts": [local(memory=2**20, env={"DEBUG": "yes"},
                                                  tags=["on"])]})

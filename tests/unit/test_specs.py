@@ -122,3 +122,22 @@ def test_leftover_cleanup_command_does_not_match_its_own_pattern():
     command = f"pkill -KILL -f -- {_self_excluding('s3ss')}; rm -rf {_self_excluding_glob('s3ss')}"
     assert re.search(pattern, session_dir("s3ss") + "/w-0 dask worker")
     assert not re.search(pattern, command)
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+def test_a_yaml_block_of_setup_commands_runs_line_by_line(shell, tmp_path):
+    """``setup: |`` ends with a newline and may hold comments and compound commands:
+    chained with && as is, `&& exec` landed on a line of its own (a syntax error)."""
+    import subprocess
+
+    block = "# the site's python\nexport A=1\nif true; then\n  export B=2\nfi\n"
+    inventory = parse_inventory({"scheduler": {"address": "127.0.0.1"}, "hosts": [
+        {"name": "pi", "launcher": "ssh", "address": "10.0.0.2", "setup": [block, "export C=3"],
+         "python": "/bin/sh"}]})
+    command = worker_command(inventory.hosts[0], "pi-0", "tcp://127.0.0.1:1", "s1")
+    # run the real chain, with the worker's exec replaced by printing what setup exported
+    chain, _, _ = command.partition(" && exec ")
+    chain = chain.replace("/tmp/clusterbench-s1", str(tmp_path / "session"))
+    done = subprocess.run([shell, "-c", chain + ' && echo "$A$B$C"'], capture_output=True,
+                          text=True, timeout=30)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "123", "")

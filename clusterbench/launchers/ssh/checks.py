@@ -23,6 +23,7 @@ from clusterbench.constants import COULD_NOT_CHECK
 from clusterbench.errors import ClusterbenchError, InventoryError
 from clusterbench.inventory.safe_yaml import short
 from clusterbench.launchers.base import HostReport, Probe
+from clusterbench.launchers.ssh.commands import setup_steps
 from clusterbench.launchers.ssh.host import SSHHost
 from clusterbench.launchers.ssh.login import login_check
 
@@ -126,7 +127,8 @@ async def examine(host: SSHHost, probe: Probe) -> HostReport:
     from clusterbench.launchers.ssh.connections import run_remote
 
     python = host.python or "python3"
-    command = (" && ".join([*host.setup, ""]) + f"{shlex.quote(python)} -c {shlex.quote(PROBE)} "
+    command = (" && ".join([*setup_steps(host), ""])
+               + f"{shlex.quote(python)} -c {shlex.quote(PROBE)} "
                f"{probe.address} {probe.port} {','.join(CHECKED_PACKAGES)}")
     try:
         result = await asyncio.wait_for(run_remote(host, command, probe.timeout), probe.timeout)

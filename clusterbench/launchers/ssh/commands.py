@@ -153,6 +153,21 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
     return _tagged_command(host, session, name, blas_env(1) | host.env, worker, first)
 
 
+def setup_steps(host: SSHHost) -> list[str]:
+    """The host's setup commands as steps of an ``&&`` chain (pure).
+
+    A YAML block (``setup: |``) spans lines and ends with a newline: chained as is, its
+    last newline left ``&& exec ...`` on a line of its own (a syntax error) and a comment
+    line could swallow the rest.  Such a block runs as a brace group of its own lines.
+    """
+    steps = []
+    for text in host.setup:
+        text = text.strip()
+        if text:
+            steps.append(f"{{ {text}\n}}" if "\n" in text else text)
+    return steps
+
+
 def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
                     argv: list[str], first: list[str] | None = None) -> str:
     """``mkdir`` the session dir, record the shell's PID as ``<role>.pid`` (``exec`` keeps
@@ -162,7 +177,7 @@ def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
         f"mkdir -p {shlex.quote(scratch)}",
         f"echo $$ > {shlex.quote(f'{scratch}/{role}.pid')}",
         *(first or ()),
-        *host.setup,
+        *setup_steps(host),
         " ".join(["exec env", *(shlex.quote(f"{k}={v}") for k, v in env.items()),
                   shlex.join(argv)]),
     ]
