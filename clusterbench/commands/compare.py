@@ -33,7 +33,7 @@ def compare(args: argparse.Namespace) -> int:
         err().print(f"[yellow]warning: the runs differ[/] in {line}")
     for line in notes:
         err().print(f"note: {line}")
-    table = compare_records(run_a.records(), run_b.records(), args.threshold)
+    table = compare_records(run_a.measured(), run_b.measured(), args.threshold)
     for torn in (run_a.torn, run_b.torn):
         if torn:
             err().print(f"warning: {torn}", markup=False)

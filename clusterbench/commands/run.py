@@ -78,10 +78,10 @@ def report(args: argparse.Namespace) -> int:
     """Redraw summary.csv, plots and report.md of a run from records.jsonl alone."""
     from clusterbench.report.build import build_report
     from clusterbench.report.terminal import print_run_summary
+    from clusterbench.results.store import RunStore
 
     run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: no such run directory")
+    RunStore.existing(run_dir).measured()  # before anything is redrawn over the old report
     built = build_report(run_dir)
     warn_torn(built.torn)
     warn_unwritten(built.warnings)

@@ -73,7 +73,7 @@ def export_run(run_dir: str | Path, fmt: str, output: str | Path) -> Export:
     """
     check_format(fmt)
     store = open_run(run_dir)
-    records = store.records()
+    records = store.measured()
     torn = [store.torn] if store.torn else []
     path = Path(output)
     if fmt == "pytest-benchmark":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,15 +74,110 @@ class Record:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Record:
+    def from_dict(cls, data: Any) -> Record:
         """Inverse of :meth:`to_json` (after ``json.loads``); unknown keys are ignored
         so that older readers can read newer files, and missing keys take their
-        defaults so that schema-1 lines still read."""
+        defaults so that schema-1 lines still read.
+
+        Raises
+        ------
+        ValueError
+            ``field 'seconds': must be ...``: a missing or mistyped field (a hand-edited or
+            foreign file would otherwise fail deep in the analysis, or print wrong numbers).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"not a record (a JSON {_json_kind(data)})")
         names = {f.name for f in dataclasses.fields(cls)}
         kept = {k: v for k, v in data.items() if k in names}
+        missing = [name for name in _REQUIRED if name not in kept]
+        if missing:
+            raise ValueError(f"field {missing[0]!r} is missing")
+        for key, check in _CHECKS.items():
+            if key in kept:
+                problem = check(kept[key])
+                if problem:
+                    raise ValueError(f"field {key!r}: {problem}, got {_shown(kept[key])}")
         for key in ("worker_names", "worker_hosts", "worker_addresses", "executed_workers"):
             if key in kept:
                 kept[key] = tuple(kept[key])
+        if kept.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise ValueError(f"schema version {kept['schema_version']} is newer than this "
+                             f"clusterbench reads ({SCHEMA_VERSION}); upgrade clusterbench")
         if kept.get("schema_version", SCHEMA_VERSION) < 2:
             kept.setdefault("order_points", "blocked")  # schema 1 ran every point in one block
-        return cls(**kept)
+        record = cls(**kept)
+        if record.counts and not math.isfinite(record.seconds):
+            raise ValueError(f"field 'seconds': a verified repeat needs a time, got "
+                             f"{_shown(record.seconds)}")
+        return record
+
+
+_REQUIRED = ("run_id", "workload", "size", "scheduler", "workers", "repeat", "seconds",
+             "verified")
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _text_or_null(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a string or null"
+
+
+def _count(least: int) -> Any:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
+        return None if ok else f"must be an integer of at least {least}"
+    return check
+
+
+def _seconds(value: Any) -> str | None:
+    """A duration: a number >= 0; NaN only marks a repeat that failed (checked after)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number of seconds"
+    if math.isnan(value):
+        return None
+    return None if math.isfinite(value) and value >= 0 else "must be finite and not negative"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _names(value: Any) -> str | None:
+    ok = isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    return None if ok else "must be a list of strings"
+
+
+def _mapping(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "must be a mapping"
+
+
+def _scale(value: Any) -> str | None:
+    ok = (isinstance(value, int | float) and not isinstance(value, bool)
+          and math.isfinite(value) and value > 0)
+    return None if ok else "must be a positive number"
+
+
+_CHECKS = {
+    "run_id": _text, "workload": _text, "size": _text, "scheduler": _text,
+    "workers": _count(1), "repeat": _count(0), "seconds": _seconds, "verified": _flag,
+    "threads_per_worker": _count(1), "blas_threads": _count(0), "error": _text_or_null,
+    "detail": _text, "worker_names": _names, "worker_hosts": _names,
+    "worker_addresses": _names, "setup_seconds": _seconds, "warmup_seconds": _seconds,
+    "params": _mapping, "metrics": _mapping, "timestamp": _text, "baseline": _text_or_null,
+    "round": _count(0), "position": _count(0), "order_points": _text, "attempt": _count(0),
+    "executed_workers": _names, "worker_set_changed": _flag, "worker_set_note": _text,
+    "scaling": _text, "scale": _scale, "worker_activity": _mapping,
+    "schema_version": _count(1),
+}

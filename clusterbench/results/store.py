@@ -100,24 +100,39 @@ class RunStore:
         still be reported and appended to; a bad line anywhere else is an error.
         """
         path = self.directory / RECORDS
-        if not path.exists():
-            raise ClusterbenchError(f"{path}: no records.jsonl here; is this a run directory?")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+        lines = _record_lines(path)
         try:
             return list(_read_records(path, lines))
         except _BadLine as bad:
-            if bad.number != len(lines):
+            # Torn: a last line without its newline (an append cut by a crash or a full
+            # disk).  A complete line that does not read is an error like any other: moving
+            # it aside would lose a record someone may still mend.
+            if bad.number != len(lines) or lines[-1].endswith(b"\n"):
                 raise ClusterbenchError(str(bad)) from None
             self._set_aside(path, lines)
             return list(_read_records(path, lines[:-1]))
 
-    def _set_aside(self, path: Path, lines: list[str]) -> None:
+    def measured(self) -> list[Record]:
+        """:meth:`records`, at least one: what ``report``, ``compare`` and ``export`` read.
+
+        Raises
+        ------
+        clusterbench.errors.UsageError
+            ``records.jsonl`` holds no record (an empty table would overwrite a report).
+        """
+        records = self.records()
+        if not records:
+            raise UsageError(f"{self.directory / RECORDS}: no records (nothing was measured "
+                             "yet); nothing to read")
+        return records
+
+    def _set_aside(self, path: Path, lines: list[bytes]) -> None:
         torn = path.with_name(RECORDS + ".torn")
         kept = path.with_name(RECORDS + ".tmp")
         try:
-            with open(torn, "a", encoding="utf-8") as fh:
-                fh.write(lines[-1].rstrip("\n") + "\n")
-            kept.write_text("".join(lines[:-1]), encoding="utf-8")
+            with open(torn, "ab") as fh:
+                fh.write(lines[-1] + b"\n")
+            kept.write_bytes(b"".join(lines[:-1]))  # the kept records byte for byte
             os.replace(kept, path)
         except OSError as exc:  # a full disk: read around the torn line, move it next time
             with contextlib.suppress(OSError):
@@ -164,9 +179,27 @@ class RunStore:
                              f"are kept")
 
     def environment(self) -> dict[str, Any]:
-        """``environment.json`` as a dict (empty when absent)."""
+        """``environment.json`` as a dict (empty when absent).
+
+        Raises
+        ------
+        clusterbench.errors.ClusterbenchError
+            One line when it is not a regular file, not UTF-8 or not a JSON object.
+        """
         path = self.directory / ENVIRONMENT
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not path.exists():
+            return {}
+        _regular(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ClusterbenchError(f"{path}: not UTF-8 text ({exc.reason} at byte "
+                                    f"{exc.start})") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise ClusterbenchError(f"{path}: not valid JSON ({_reason(exc)})") from None
+        if not isinstance(data, dict):
+            raise ClusterbenchError(f"{path}: not a JSON object (the run's environment)")
+        return data
 
 
 def _write_all(fh: Any, data: bytes) -> None:
@@ -208,11 +241,47 @@ class _BadLine(Exception):
         self.number = number
 
 
-def _read_records(path: Path, lines: list[str]) -> Iterable[Record]:
+def _regular(path: Path) -> None:
+    """A FIFO blocks its reader forever, a device never ends: refuse anything else than a
+    regular file (symlinks followed)."""
+    if not path.is_file():
+        raise ClusterbenchError(f"{path}: not a regular file")
+
+
+def _record_lines(path: Path) -> list[bytes]:
+    """The lines of ``records.jsonl`` as bytes, newlines kept (rewritten byte for byte)."""
+    if not path.exists():
+        raise ClusterbenchError(f"{path.parent}: no {RECORDS} here; is this a run directory?")
+    _regular(path)
+    try:
+        return path.read_bytes().splitlines(keepends=True)
+    except OSError as exc:
+        raise ClusterbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg}, line {exc.lineno} column {exc.colno}"
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _read_records(path: Path, lines: list[bytes]) -> Iterable[Record]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            yield Record.from_dict(json.loads(line))
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+            yield Record.from_dict(json.loads(text))
+        except UnicodeDecodeError as exc:
+            raise _BadLine(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte "
+                           f"{exc.start})", number) from None
+        except json.JSONDecodeError as exc:
+            raise _BadLine(f"{path}:{number}: not JSON ({exc.msg}, column {exc.colno})",
+                           number) from None
+        except RecursionError:
+            raise _BadLine(f"{path}:{number}: not a record (nested too deeply)",
+                           number) from None
         except (ValueError, TypeError) as exc:
-            raise _BadLine(f"{path}:{number}: not a valid record ({exc})", number) from None
+            raise _BadLine(f"{path}:{number}: {exc}", number) from None

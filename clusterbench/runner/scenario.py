@@ -37,7 +37,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BeforeValidator, ConfigDict, ValidationError
 from pydantic.dataclasses import dataclass
 
@@ -163,11 +162,14 @@ _FIELDS = {f.name for f in dataclasses.fields(Scenario)} - {"source"} | {"size"}
 
 def load_scenario(name_or_path: str, search_dir: Path | None = None) -> Scenario:
     """Load ``scenarios/<name>.yml`` (or the packaged copy), or a path to a YAML file."""
+    from clusterbench.errors import InventoryError
+    from clusterbench.inventory.safe_yaml import read_yaml
+
     path = _locate(name_or_path, search_dir)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:  # the inventory's bounded reader: UTF-8, no pipe, duplicate keys and depth refused
+        data = read_yaml(path, "scenario")
+    except InventoryError as exc:
+        raise ScenarioError(str(exc)) from None
     return parse_scenario(data, str(path))
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from clusterbench.errors import ScenarioError
@@ -139,7 +140,19 @@ def _import_user_module(path: str, module_name: str) -> object:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ScenarioError(f"workload {path!r}: cannot import {module_name!r}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # the user's module failed (or exited) on import
+        where = _user_frame(exc)
+        raise ScenarioError(f"workload {path!r}: importing {module_name!r} failed{where}: "
+                            f"{type(exc).__name__}: {exc}"[:400]) from exc
     return module
+
+
+def _user_frame(exc: BaseException) -> str:
+    """`` (FILE, line N)`` of the innermost frame of *exc*, or of a SyntaxError's text."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({exc.filename}, line {exc.lineno})"
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
 __all__ = ["WORKLOADS", "resolve"]

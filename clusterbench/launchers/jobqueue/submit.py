@@ -34,7 +34,7 @@ class _ReportSubmitErrors:
             # would only repeat what `inventory check` shows as the value's origin.
             warnings.filterwarnings("ignore", r"(env_extra|job_extra|extra) has been renamed",
                                     FutureWarning)
-            super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+            super().__init__(*args, **kwargs)
 
     async def start(self) -> None:
         try:
