@@ -121,9 +121,21 @@ class RunStore:
             ``records.jsonl`` holds no record (an empty table would overwrite a report).
         """
         records = self.records()
+        path = self.directory / RECORDS
         if not records:
-            raise UsageError(f"{self.directory / RECORDS}: no records (nothing was measured "
-                             "yet); nothing to read")
+            raise UsageError(f"{path}: no records (nothing was measured yet); nothing to read")
+        runs = sorted({record.run_id for record in records})
+        if len(runs) > 1:  # two files concatenated: every point's n and interval would be off
+            raise UsageError(f"{path}: records of {len(runs)} runs ({', '.join(runs[:3])}) in "
+                             "one file; a run directory holds one run")
+        seen: dict[tuple, int] = {}
+        for number, record in enumerate(records, 1):
+            key = (record.workload, record.size, record.scheduler, record.workers,
+                   record.scale, record.repeat, record.attempt)
+            if key in seen:
+                raise UsageError(f"{path}: record {number} repeats record {seen[key]} (same "
+                                 "point, repeat and attempt): a line was copied twice")
+            seen[key] = number
         return records
 
     def _set_aside(self, path: Path, lines: list[bytes]) -> None:

@@ -167,3 +167,18 @@ def test_records_written_by_the_runner_read_back(tmp_path):
     store.append(Record(**good()))
     store.append(Record(**good(repeat=1, seconds=float("nan"), verified=False, error="x")))
     assert [r.repeat for r in store.records()] == [0, 1]
+
+
+def test_a_copied_line_or_two_runs_in_one_file_are_refused(tmp_path):
+    """Both passed silently: n doubled and the intervals narrowed."""
+    store = run_dir(tmp_path, json.dumps(good()), json.dumps(good(repeat=1)),
+                    json.dumps(good()))
+    with pytest.raises(UsageError, match=r"record 3 repeats record 1 \(same point, repeat and "
+                                         r"attempt\)"):
+        store.measured()
+    store = run_dir(tmp_path, json.dumps(good()), json.dumps(good(run_id="other", repeat=1)))
+    with pytest.raises(UsageError, match=r"records of 2 runs \(other, r\) in one file"):
+        store.measured()
+    retried = run_dir(tmp_path, json.dumps(good(verified=False, error="x", seconds=float("nan"))),
+                      json.dumps(good(attempt=1)))
+    assert len(retried.measured()) == 2
