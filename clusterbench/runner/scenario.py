@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -124,6 +125,15 @@ NonNegative = Annotated[int, BeforeValidator(_non_negative)]
 Text = Annotated[str, BeforeValidator(str)]
 
 
+def _run_name(value: Any) -> str:
+    """A scenario's name names its run directories: a name, not a path or a mapping."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+                                                      value):
+        raise ValueError("must be a name of letters, digits, '.', '_' and '-' (at most 64; "
+                         f"it names the run's directory), got {value!r}"[:200])
+    return value
+
+
 @dataclass(frozen=True, config=_CONFIG)
 class WorkloadChoice:
     """One workload of a scenario, with its size and extra parameters."""
@@ -137,7 +147,7 @@ class WorkloadChoice:
 class Scenario:
     """A validated scenario (see module docstring for the file format)."""
 
-    name: Text
+    name: Annotated[str, BeforeValidator(_run_name)]
     workloads: Annotated[tuple[WorkloadChoice, ...], BeforeValidator(_non_empty)]
     schedulers: Annotated[tuple[str, ...], BeforeValidator(_schedulers)]
     workers: Annotated[str, BeforeValidator(_workers_text)]
@@ -199,7 +209,8 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
             raise ScenarioError(f"{source}: unknown field {key!r}{did_you_mean(key, _FIELDS)}")
     size = _checked(_one_of(SIZES), data.get("size", "small"), source, "size")
     fields = {key: value for key, value in data.items() if key != "size"}
-    fields |= {"name": data.get("name", Path(source).stem), "source": source,
+    default_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem).strip("-._")[:64]
+    fields |= {"name": data.get("name", default_name or "scenario"), "source": source,
                "workloads": _entries(data.get("workloads"), size, source),
                "schedulers": data.get("schedulers", list(SCHEDULERS)),
                "workers": data.get("workers", "1..max")}

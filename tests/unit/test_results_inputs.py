@@ -182,3 +182,17 @@ def test_a_copied_line_or_two_runs_in_one_file_are_refused(tmp_path):
     retried = run_dir(tmp_path, json.dumps(good(verified=False, error="x", seconds=float("nan"))),
                       json.dumps(good(attempt=1)))
     assert len(retried.measured()) == 2
+
+
+@pytest.mark.parametrize("name", ["../../x", "{'a': 1}", "my run", ""])
+def test_a_scenario_name_is_a_name_it_names_the_run_directory(tmp_path, name):
+    path = tmp_path / "mine.yml"
+    path.write_text(json.dumps({"name": name, "workloads": ["montecarlo"]}))
+    with pytest.raises(ScenarioError, match="field 'name'|name"):
+        load_scenario(str(path))
+
+
+def test_a_scenario_without_a_name_takes_its_file_name_as_a_name(tmp_path):
+    path = tmp_path / "my sweep (v2).yml"
+    path.write_text(json.dumps({"workloads": ["montecarlo"]}))
+    assert load_scenario(str(path)).name == "my-sweep-v2"
