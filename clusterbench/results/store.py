@@ -207,7 +207,9 @@ class RunStore:
         except UnicodeDecodeError as exc:
             raise ClusterbenchError(f"{path}: not UTF-8 text ({exc.reason} at byte "
                                     f"{exc.start})") from None
-        except (OSError, ValueError, RecursionError) as exc:
+        except OSError as exc:
+            raise ClusterbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except (ValueError, RecursionError) as exc:
             raise ClusterbenchError(f"{path}: not valid JSON ({_reason(exc)})") from None
         if not isinstance(data, dict):
             raise ClusterbenchError(f"{path}: not a JSON object (the run's environment)")
@@ -276,7 +278,7 @@ def _reason(exc: BaseException) -> str:
         return "nested too deeply"
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg}, line {exc.lineno} column {exc.colno}"
-    return str(getattr(exc, "strerror", None) or exc)
+    return str(exc)
 
 
 def _read_records(path: Path, lines: list[bytes]) -> Iterable[Record]:

@@ -64,7 +64,7 @@ class QueueHost(HostBase):
 
     COUNT_FIELD: ClassVar[str] = "jobs"
     THREADS_FIELD: ClassVar[str] = "cores"
-    DERIVED = frozenset({"workers", "threads"})
+    DERIVED: ClassVar[frozenset[str]] = frozenset({"workers", "threads"})
 
     launcher: str
     jobs: Count = 1
