@@ -62,7 +62,7 @@ def finish_run(store: RunStore, records: list) -> RunResult:
 
 def warn_torn(torn: str | None) -> None:
     if torn:
-        err().print(f"[yellow]warning:[/] {escape(torn)}")
+        err().print(f"[yellow]warning:[/] {escape(torn)}", soft_wrap=True)  # one line
 
 
 def warn_unwritten(warnings: tuple[str, ...]) -> None:

@@ -36,7 +36,7 @@ def compare(args: argparse.Namespace) -> int:
     table = compare_records(run_a.measured(), run_b.measured(), args.threshold)
     for torn in (run_a.torn, run_b.torn):
         if torn:
-            err().print(f"warning: {torn}", markup=False)
+            err().print(f"warning: {torn}", markup=False, soft_wrap=True)
     counts = table["verdict"].value_counts()
     failed = 1 if args.fail_on_slower and counts.get("slower", 0) else 0
     if getattr(args, "html", None):

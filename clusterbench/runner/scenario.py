@@ -80,6 +80,17 @@ def _non_negative(value: Any) -> int:
     return value
 
 
+def _at_most(limit: int, check: Callable[[Any], int]) -> Callable[[Any], int]:
+    """*check*, and at most *limit*: ``repeats: 1000000000`` started a run the plan line
+    itself put at 83,333 hours."""
+    def bounded(value: Any) -> int:
+        value = check(value)
+        if value > limit:
+            raise ValueError(f"at most {limit:,}, got {value:,}")
+        return value
+    return bounded
+
+
 def _blas(value: Any) -> int | None:
     """``"auto"`` (or None, what a parsed ``"auto"`` became) is cores // slots."""
     return None if value is None or value == "auto" else _positive(value)
@@ -151,15 +162,15 @@ class Scenario:
     workloads: Annotated[tuple[WorkloadChoice, ...], BeforeValidator(_non_empty)]
     schedulers: Annotated[tuple[str, ...], BeforeValidator(_schedulers)]
     workers: Annotated[str, BeforeValidator(_workers_text)]
-    repeats: Positive = 3
-    warmup: NonNegative = 1
+    repeats: Annotated[int, BeforeValidator(_at_most(10_000, _positive))] = 3
+    warmup: Annotated[int, BeforeValidator(_at_most(1_000, _non_negative))] = 1
     seed: NonNegative = 0
     blas_threads: Annotated[int | None, BeforeValidator(_blas)] = 1
     order: Annotated[str, BeforeValidator(_one_of(ORDERS))] = "inventory"
     timeout: Annotated[float, BeforeValidator(_seconds)] = 300.0
     order_points: Annotated[str, BeforeValidator(_one_of(ORDER_POINTS))] = "interleaved"
-    stabilize: NonNegative = 0
-    retries: NonNegative = 1
+    stabilize: Annotated[int, BeforeValidator(_at_most(10_000, _non_negative))] = 0
+    retries: Annotated[int, BeforeValidator(_at_most(100, _non_negative))] = 1
     scaling: Annotated[str, BeforeValidator(_one_of(SCALING))] = "strong"
     profile: bool = False
     description: Text = ""

@@ -196,3 +196,13 @@ def test_a_scenario_without_a_name_takes_its_file_name_as_a_name(tmp_path):
     path = tmp_path / "my sweep (v2).yml"
     path.write_text(json.dumps({"workloads": ["montecarlo"]}))
     assert load_scenario(str(path)).name == "my-sweep-v2"
+
+
+@pytest.mark.parametrize(("field", "value", "limit"), [
+    ("repeats", 1_000_000_000, "10,000"), ("warmup", 5_000, "1,000"),
+    ("stabilize", 1_000_000, "10,000"), ("retries", 1_000, "100")])
+def test_scenario_counts_have_an_upper_bound(tmp_path, field, value, limit):
+    path = tmp_path / "mine.yml"
+    path.write_text(json.dumps({"workloads": ["montecarlo"], field: value}))
+    with pytest.raises(ScenarioError, match=f"field '{field}': at most {limit}, got {value:,}"):
+        load_scenario(str(path))
