@@ -10,6 +10,7 @@ rejected (``extra="forbid"``) and reported with their path by
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shlex
@@ -137,6 +138,40 @@ def _control_character(value: Any, pattern: re.Pattern[str] = _CONTROL) -> str |
     return None
 
 
+#: A host name or SSH config alias: what ``ssh ADDRESS`` accepts as a destination without
+#: a user or port in it (RFC 1123 letters, digits, '-', '.', plus '_', which real networks
+#: and SSH aliases use).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
+
+
+def address_problem(value: str) -> str | None:
+    """Why *value* is not an IP address, host name or SSH alias (None: it is one; pure).
+
+    Catches what a resolver or asyncssh would only report as "cannot connect" later:
+    ``user@host`` and ``host:port`` (fields of their own), whitespace, Ansible ranges
+    (``1.2.3.[1:3]``: Ansible does not expand them in variables), a leading ``-``, and
+    numbers that are no IPv4 address (``999.1.1.1``).
+    """
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    if "://" in value:
+        return "write the host only, without a scheme ('tcp://', 'tls://' come from the cluster)"
+    if "@" in value:
+        return "contains a user; put it in 'user:'"
+    if value.count(":") == 1 and value.rpartition(":")[2].isdigit():
+        return "contains a port; put it in 'port:'"
+    if re.fullmatch(r"[0-9.]+", value):
+        return "not an IPv4 address"
+    if not _HOST_NAME.fullmatch(value) or ".." in value:
+        ranges = " (Ansible does not expand [a:b] ranges in host variables)" if "[" in value \
+            else ""
+        return f"not an IP address or host name: letters, digits, '-', '_' and '.'{ranges}"
+    return None
+
+
 class SchedulerSpec(_Frozen):
     """Where the dask scheduler runs.
 
@@ -155,6 +190,18 @@ class SchedulerSpec(_Frozen):
     # says otherwise (``status`` prints the SSH tunnel to reach it).
     dashboard_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     python: str | None = None
+
+    @field_validator("address", "dashboard_host")
+    @classmethod
+    def _an_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Both go to the scheduler's command line (``--host``, ``--dashboard-address``):
+        ``tcp://10.0.0.1`` or ``host:8786`` there only failed once the scheduler started."""
+        problem = address_problem(value) if value is not None else None
+        if problem and info.field_name == "dashboard_host":  # its port is 'dashboard:'
+            problem = problem.replace("'port:'", "'dashboard:'")
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class HostBase(_Frozen):

@@ -96,10 +96,25 @@ def _blas(value: Any) -> int | None:
     return None if value is None or value == "auto" else _positive(value)
 
 
+#: Shortest ``timeout:``: below a second no distributed repeat can even be scheduled, and
+#: ``timeout: 1e-9`` failed every repeat as "ran past its deadline".
+MIN_TIMEOUT_SECONDS = 1.0
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    if value < MIN_TIMEOUT_SECONDS:
+        raise ValueError(f"at least {MIN_TIMEOUT_SECONDS:g} second (the upper bound of a "
+                         f"repeat's deadline), got {value!r}")
     return float(value)
+
+
+def _text(value: Any) -> str:
+    """Free text: a string or a number, not a mapping or list turned into its repr."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"must be text, got {type(value).__name__}")
+    return str(value)
 
 
 def _non_empty(value: Any) -> tuple[Any, ...]:
@@ -133,7 +148,7 @@ def _params(value: Any) -> tuple[tuple[Any, Any], ...]:
 
 Positive = Annotated[int, BeforeValidator(_positive)]
 NonNegative = Annotated[int, BeforeValidator(_non_negative)]
-Text = Annotated[str, BeforeValidator(str)]
+Text = Annotated[str, BeforeValidator(_text)]
 
 
 def _run_name(value: Any) -> str:

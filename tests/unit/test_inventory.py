@@ -248,6 +248,32 @@ def test_an_address_that_no_resolver_takes_is_refused_by_name(address, problem):
                                f"got {address!r}")
 
 
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("address", "tcp://10.0.0.1", "write the host only, without a scheme ('tcp://', "
+                                  "'tls://' come from the cluster)"),
+    ("address", "10.0.0.1:8786", "contains a port; put it in 'port:'"),
+    ("address", "head node", "not an IP address or host name: letters, digits, '-', '_' "
+                             "and '.'"),
+    ("dashboard_host", "0.0.0.0:8787", "contains a port; put it in 'dashboard:'"),
+    ("dashboard_host", "http://0.0.0.0", "write the host only, without a scheme ('tcp://', "
+                                         "'tls://' come from the cluster)"),
+])
+def test_the_scheduler_addresses_are_checked_like_a_host_address(field, value, problem):
+    """Both go to the scheduler's command line; a wrong one failed only once it started."""
+    data = {"scheduler": {field: value}, "hosts": [{"name": "a", "launcher": "local"}]}
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(data, source="lab.yml")
+    assert str(info.value) == f"lab.yml: scheduler: field '{field}': {problem}, got {value!r}"
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0", "::", "localhost", "head-node.lan", "10.0.0.1"])
+def test_scheduler_addresses_that_bind_are_accepted(value):
+    data = {"scheduler": {"address": value, "dashboard_host": value},
+            "hosts": [{"name": "a", "launcher": "local"}]}
+    scheduler = parse_inventory(data, source="lab.yml").scheduler
+    assert (scheduler.address, scheduler.dashboard_host) == (value, value)
+
+
 @pytest.mark.parametrize("address", [
     "192.168.1.5", "::1", "fe80::1%eth0", "2001:db8::7", "pi-lab.local", "my_pi",
     "host.example.org.", "node01", "10.0.0.1"])

@@ -66,6 +66,11 @@ def test_narrow_keeps_params_and_names_the_option():
      "s.yml: field 'workers': expected counts like '1,2,4..max' or '1,2', got '1,x'"),
     ({"workloads": ["m"], "blas_threads": 0},
      "s.yml: field 'blas_threads': must be a positive integer, got 0"),
+    ({"workloads": ["m"], "timeout": 1e-9},
+     "s.yml: field 'timeout': at least 1 second (the upper bound of a repeat's deadline), "
+     "got 1e-09"),
+    ({"workloads": ["m"], "description": {"a": 1}},
+     "s.yml: field 'description': must be text, got dict"),
 ])
 def test_nested_and_typed_fields_are_one_line(data, message):
     with pytest.raises(ScenarioError) as caught:

@@ -57,9 +57,10 @@ def test_an_address_that_is_not_this_machines_is_refused():
 
 
 def test_an_unresolvable_address_is_refused():
-    message = refused({"scheduler": {"address": "no such host!"}, "hosts": [LOCAL]})
+    # a well-formed name in the reserved .invalid domain (RFC 2606): never resolves
+    message = refused({"scheduler": {"address": "no-such-host.invalid"}, "hosts": [LOCAL]})
     assert message.startswith("lab.yml: scheduler: field 'address': cannot resolve "
-                              "'no such host!' (")
+                              "'no-such-host.invalid' (")
 
 
 def test_an_unknown_interface_is_refused():

@@ -8,44 +8,11 @@ and remembers where each came from (:mod:`.sshconfig`).
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
-from clusterbench.inventory.model import NO_SPACES, Count, HostBase
-
-#: A host name or SSH config alias: what ``ssh ADDRESS`` accepts as a destination without
-#: a user or port in it (RFC 1123 letters, digits, '-', '.', plus '_', which real networks
-#: and SSH aliases use).
-_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
-
-
-def address_problem(value: str) -> str | None:
-    """Why *value* is not an IP address, host name or SSH alias (None: it is one; pure).
-
-    Catches what a resolver or asyncssh would only report as "cannot connect" later:
-    ``user@host`` and ``host:port`` (fields of their own), whitespace, Ansible ranges
-    (``1.2.3.[1:3]``: Ansible does not expand them in variables), a leading ``-``, and
-    numbers that are no IPv4 address (``999.1.1.1``).
-    """
-    try:
-        ipaddress.ip_address(value)
-        return None
-    except ValueError:
-        pass
-    if "@" in value:
-        return "contains a user; put it in 'user:'"
-    if value.count(":") == 1 and value.rpartition(":")[2].isdigit():
-        return "contains a port; put it in 'port:'"
-    if re.fullmatch(r"[0-9.]+", value):
-        return "not an IPv4 address"
-    if not _HOST_NAME.fullmatch(value) or ".." in value:
-        ranges = " (Ansible does not expand [a:b] ranges in host variables)" if "[" in value \
-            else ""
-        return f"not an IP address or host name: letters, digits, '-', '_' and '.'{ranges}"
-    return None
+from clusterbench.inventory.model import NO_SPACES, Count, HostBase, address_problem
 
 
 class SSHHost(HostBase):

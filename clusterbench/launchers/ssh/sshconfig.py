@@ -136,7 +136,7 @@ def _check_config_values(host: SSHHost, label: str, found: dict[str, Any]) -> No
     InventoryError
         Naming the host, the config file(s) and the option.
     """
-    from clusterbench.launchers.ssh.host import address_problem
+    from clusterbench.inventory.model import address_problem
 
     name = found.get("Hostname")
     problem = address_problem(str(name)) if name is not None else None
