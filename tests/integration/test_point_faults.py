@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -40,7 +41,10 @@ def _records(results: Path) -> list[dict]:
 
 
 def _scenario(tmp_path: Path, **fields) -> Path:  # noqa: ANN003 - scenario fields
-    data = {"name": "faults", "size": "tiny", "workloads": ["montecarlo"],
+    # min_task_seconds 0: 4 tasks per worker whatever this machine's calibrated overhead (on
+    # a slow machine tiny's 400 paths made one task, and one of the 2 workers sat idle)
+    montecarlo = {"name": "montecarlo", "params": {"min_task_seconds": 0}}
+    data = {"name": "faults", "size": "tiny", "workloads": [montecarlo],
             "schedulers": ["distributed"], "workers": "1,2", "repeats": 3, "warmup": 1} | fields
     path = tmp_path / "faults.yml"
     path.write_text(yaml.safe_dump(data))
@@ -231,7 +235,7 @@ def test_scheduler_killed_mid_sweep_ends_the_distributed_points_in_one_line(
         _wait_for_records(run, results, 3, timeout=120)
         children = psutil.Process(run.pid).children(recursive=True)
         scheduler.send_signal(signal.SIGKILL)
-        killed = time.monotonic()
+        killed, killed_at = time.monotonic(), datetime.now(timezone.utc)
         stdout, stderr = run.communicate(timeout=60)
         elapsed = time.monotonic() - killed
     finally:
@@ -251,7 +255,11 @@ def test_scheduler_killed_mid_sweep_ends_the_distributed_points_in_one_line(
     assert len([r for r in records if r["scheduler"] == "processes" and r["verified"]]) == 6
     assert records.index(lost[0]) == max(i for i, r in enumerate(records)
                                          if r["scheduler"] == "distributed")
-    assert elapsed < 15, elapsed
+    # the loss is seen at once (the record's timestamp has whole seconds); the rest of the
+    # run (the processes points, the report's plots) takes what the machine needs
+    noticed = (datetime.fromisoformat(lost[0]["timestamp"]) - killed_at).total_seconds()
+    assert noticed < 10, noticed
+    assert elapsed < 60, elapsed
     assert not _no_process_left(children)
 
 
