@@ -111,7 +111,10 @@ def _seconds(value: Any) -> float:
 
 
 def _text(value: Any) -> str:
-    """Free text: a string or a number, not a mapping or list turned into its repr."""
+    """Free text: a string or a number, not a mapping or list turned into its repr
+    (``description:`` left empty is no text)."""
+    if value is None:
+        return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"must be text, got {type(value).__name__}")
     return str(value)

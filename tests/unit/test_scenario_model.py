@@ -53,6 +53,10 @@ def test_narrow_keeps_params_and_names_the_option():
         assert str(caught.value) == f"command line: {message}"
 
 
+def test_an_empty_description_is_no_text():
+    assert parse_scenario({"workloads": ["m"], "description": None}, "s.yml").description == ""
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"workloads": [{"name": "m", "sise": "tiny"}]},
      "s.yml: workloads[0]: unknown field 'sise' (did you mean 'size'?)"),
