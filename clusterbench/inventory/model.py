@@ -144,8 +144,9 @@ def _control_character(value: Any, pattern: re.Pattern[str] = _CONTROL) -> str |
 _HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
 
 
-def address_problem(value: str) -> str | None:
-    """Why *value* is not an IP address, host name or SSH alias (None: it is one; pure).
+def address_problem(value: str, port_field: str = "port") -> str | None:
+    """Why *value* is not an IP address, host name or SSH alias (None: it is one; pure);
+    *port_field* is the field a port found in it belongs in.
 
     Catches what a resolver or asyncssh would only report as "cannot connect" later:
     ``user@host`` and ``host:port`` (fields of their own), whitespace, Ansible ranges
@@ -162,7 +163,7 @@ def address_problem(value: str) -> str | None:
     if "@" in value:
         return "contains a user; put it in 'user:'"
     if value.count(":") == 1 and value.rpartition(":")[2].isdigit():
-        return "contains a port; put it in 'port:'"
+        return f"contains a port; put it in '{port_field}:'"
     if re.fullmatch(r"[0-9.]+", value):
         return "not an IPv4 address"
     if not _HOST_NAME.fullmatch(value) or ".." in value:
@@ -196,9 +197,8 @@ class SchedulerSpec(_Frozen):
     def _an_address(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Both go to the scheduler's command line (``--host``, ``--dashboard-address``):
         ``tcp://10.0.0.1`` or ``host:8786`` there only failed once the scheduler started."""
-        problem = address_problem(value) if value is not None else None
-        if problem and info.field_name == "dashboard_host":  # its port is 'dashboard:'
-            problem = problem.replace("'port:'", "'dashboard:'")
+        port_field = "dashboard" if info.field_name == "dashboard_host" else "port"
+        problem = address_problem(value, port_field) if value is not None else None
         if problem:
             raise ValueError(problem)
         return value
