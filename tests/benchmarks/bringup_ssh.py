@@ -3,7 +3,7 @@
 Run (root, Linux, sshd installed; on a quiet machine: nothing else running)::
 
     python -m tests.benchmarks.bringup_ssh [--hosts 16,32,64] [--rounds 3]
-        [--spec node:64x0.03cpu/256MB] [--variants up,worker,nanny] [--insecure]
+        [--spec node:64x0.03cpu/256MB] [--variants up,worker,nanny,imports] [--insecure]
         [--baseline OTHER_CHECKOUT] [--out docs/bringup_ssh.json]
 
     python -m tests.benchmarks.bringup_ssh --hosts 4,8 --rounds 1 --out /tmp/b.json  # smoke
@@ -30,6 +30,13 @@ Variants, per host count N (the first N hosts of one virtual lab):
   host, like ``up`` (like for like).
 * ``nanny``: ``SSHCluster`` with its default ``distributed.Nanny`` (what its users get: a
   nanny process that starts the worker process, two interpreters per host).
+* ``imports``: no launcher at all, the bare minimum every SSH launcher pays before it has
+  a worker: from inside this benchmark's process (no interpreter start of its own), one
+  asyncssh connection to each of the N hosts at once, each running
+  ``python -c "import distributed"`` with BLAS threads 1 (as ``up``'s workers run), timed
+  until the last one exits.  No scheduler, no worker, no TLS, no registration: no way of
+  starting N workers over SSH can be faster, so ``imports / Worker`` above the goal's 0.6
+  says the goal is below what logging in and importing distributed take on these hosts.
 
   Both SSHCluster variants run in a fresh ``python`` process that builds
   ``SSHCluster(hosts=[scheduler_host, *hosts], connect_options=..., worker_options=
@@ -104,7 +111,7 @@ QUIET_TIMEOUT = 60.0
 #: Issue 16's goal: up / SSHCluster(distributed.Worker) at these host counts.
 GOAL_RATIO = 0.6
 GOAL_COUNTS = (32, 64)
-VARIANTS = ("up", "base", "worker", "nanny")
+VARIANTS = ("up", "base", "worker", "nanny", "imports")
 WORKER_CLASS = {"worker": "distributed.Worker", "nanny": "distributed.Nanny"}
 FLOOR_SAMPLES = 3
 # The child process that measures SSHCluster; argv[1] is a JSON config.
@@ -126,6 +133,9 @@ print("CLOSED", flush=True)
 """
 # What the floor measures on a host: the worker's imports, in a fresh interpreter.
 FLOOR_CHILD = "import time, distributed.cli.dask_worker; print(time.process_time())"
+# The ``imports`` variant's command on every host (BLAS threads as up's workers have them).
+IMPORTS_CHILD = ("env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
+                 "{python} -c 'import distributed'")
 
 
 @dataclass
@@ -137,6 +147,7 @@ class Samples:
     base: list[float] = field(default_factory=list)  # `up` of --baseline's checkout
     worker: list[float] = field(default_factory=list)
     nanny: list[float] = field(default_factory=list)
+    imports: list[float] = field(default_factory=list)  # login + import distributed, N hosts
     worker_inproc: list[float] = field(default_factory=list)
     nanny_inproc: list[float] = field(default_factory=list)
     up_rss_mb: list[float] = field(default_factory=list)
@@ -146,6 +157,7 @@ class Samples:
     # Paired ratios, one per round: up / SSHCluster of the same round.
     up_over_worker: list[float] = field(default_factory=list)
     up_over_nanny: list[float] = field(default_factory=list)
+    imports_over_worker: list[float] = field(default_factory=list)
 
 
 def free_port(address: str) -> int:
@@ -301,6 +313,26 @@ def sshcluster_config(lab: LabState, count: int, port: int, known: Path,
     }
 
 
+def run_imports(lab: LabState, count: int) -> float:
+    """Seconds until every one of the first *count* hosts, all at once, has logged in over
+    SSH and imported distributed (the ``imports`` variant)."""
+    import asyncssh
+
+    command = IMPORTS_CHILD.format(python=lab.python)
+
+    async def one(address: str) -> None:
+        async with asyncssh.connect(address, username="root", client_keys=[lab.client_key],
+                                    known_hosts=lab.known_hosts) as connection:
+            await connection.run(command, check=True, timeout=600)
+
+    async def every() -> None:
+        await asyncio.gather(*(one(host.address) for host in lab.hosts[:count]))
+
+    start = time.perf_counter()
+    asyncio.run(every())
+    return time.perf_counter() - start
+
+
 def interpreter_cpu(lab: LabState, samples: int = FLOOR_SAMPLES) -> list[float]:
     """CPU seconds of a worker's imports in a fresh interpreter on the first *samples*
     lab hosts, one after the other (each through its own CPU quota), over SSH."""
@@ -370,6 +402,9 @@ def _one(variant: str, row: Samples, lab: LabState, count: int, inventory: Path,
         for key, value in result.items():
             getattr(row, key).append(value)
         return result["up"]
+    if variant == "imports":
+        row.imports.append(run_imports(lab, count))
+        return row.imports[-1]
     port, known = scheduler_sshd
     config = sshcluster_config(lab, count, port, known, WORKER_CLASS[variant])
     total, inproc = run_sshcluster(config, inventory.with_name(f"sshcluster-{variant}.log"))
@@ -379,10 +414,13 @@ def _one(variant: str, row: Samples, lab: LabState, count: int, inventory: Path,
 
 
 def _pair(row: Samples, seen: dict[str, float]) -> None:
-    """Per-round ratios of ``up`` to each SSHCluster variant measured in the same round."""
+    """Per-round ratios of ``up`` (and of ``imports``) to the SSHCluster variants measured
+    in the same round."""
     for other in ("worker", "nanny"):
         if "up" in seen and other in seen:
             getattr(row, f"up_over_{other}").append(seen["up"] / seen[other])
+    if "imports" in seen and "worker" in seen:
+        row.imports_over_worker.append(seen["imports"] / seen["worker"])
 
 
 def _median(values: list[float]) -> float | None:
@@ -401,6 +439,10 @@ def summary(samples: dict[int, Samples], cpu: list[float],
         rows.append({
             "hosts": count, "up_s": up, "worker_s": _median(row.worker),
             "nanny_s": _median(row.nanny), "base_s": _median(row.base),
+            "imports_s": _median(row.imports),
+            "imports_over_worker": _median(row.imports_over_worker),
+            "up_over_imports": _median([u / i for u, i in zip(row.up, row.imports,
+                                                              strict=False)]),
             "up_over_base": _median([u / b for u, b in zip(row.up, row.base, strict=False)]),
             "up_over_worker": ratio,
             "up_over_nanny": _median(row.up_over_nanny), "floor_s": floor,
@@ -423,14 +465,18 @@ def table(rows: list[dict]) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
     lines = ["| hosts | `up` s | baseline `up` s | SSHCluster Worker s | SSHCluster Nanny s "
-             "| up / Worker | up / Nanny | CPU floor s | up / floor | quota floor s "
+             "| up / Worker | up / Nanny | login + import s | login + import / Worker "
+             "| up / login + import "
+             "| CPU floor s | up / floor | quota floor s "
              "| up / quota floor | `down` s | daemon RSS MB (peak) | daemon CPU s | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['hosts']} | {cell(r['up_s'])} | {cell(r['base_s'])} | {cell(r['worker_s'])} "
             f"| {cell(r['nanny_s'])} | {cell(r['up_over_worker'])} "
-            f"| {cell(r['up_over_nanny'])} | {cell(r['floor_s'])} "
+            f"| {cell(r['up_over_nanny'])} | {cell(r['imports_s'])} "
+            f"| {cell(r['imports_over_worker'])} | {cell(r['up_over_imports'])} "
+            f"| {cell(r['floor_s'])} "
             f"| {cell(r['up_over_floor'])} | {cell(r['quota_floor_s'])} "
             f"| {cell(r['up_over_quota_floor'])} | {cell(r['down_s'])} "
             f"| {cell(r['up_rss_mb'], 0)} ({cell(r['up_peak_rss_mb'], 0)}) "
@@ -446,7 +492,19 @@ def verdict(rows: list[dict]) -> str:
                 "not judged (needs variants up and worker at one of those host counts)")
     return "\n".join(
         f"goal up <= {GOAL_RATIO}x SSHCluster Worker at {r['hosts']} hosts: "
-        f"{'met' if r['goal'] else 'NOT met'} ({r['up_over_worker']:.2f}x)" for r in judged)
+        f"{'met' if r['goal'] else 'NOT met'} ({r['up_over_worker']:.2f}x)"
+        + _minimum_note(r) for r in judged)
+
+
+def _minimum_note(row: dict) -> str:
+    """What the ``imports`` variant says of the goal at one host count ('' if not run)."""
+    share = row.get("imports_over_worker")
+    if share is None:
+        return ""
+    verdict = (f"no launcher can reach {GOAL_RATIO}x on these hosts" if share > GOAL_RATIO
+               else f"{GOAL_RATIO}x is above that minimum")
+    return (f"; every host logging in and importing distributed, nothing else, took "
+            f"{share:.2f}x SSHCluster Worker: {verdict}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -455,8 +513,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--spec", default=DEFAULT_SPEC, help="lab spec (needs max(hosts) hosts)")
     parser.add_argument("--variants", default="up,worker,nanny",
-                        help="any of up,worker,nanny (worker: SSHCluster with "
-                             "distributed.Worker; nanny: its default distributed.Nanny)")
+                        help="any of up,worker,nanny,imports (worker: SSHCluster with "
+                             "distributed.Worker; nanny: its default distributed.Nanny; "
+                             "imports: every host logs in and imports distributed, no worker)")
     parser.add_argument("--insecure", action="store_true",
                         help="`up --insecure` (plain TCP like SSHCluster; default: TLS)")
     parser.add_argument("--out", default="docs/bringup_ssh.json", help="JSON of every sample")
