@@ -141,3 +141,42 @@ def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_con
     assert lines.count("module load python/3.11") == 1
     assert lines.count("#SBATCH --qos=debug") == 1
     assert script.count("--lifetime 1h") == 1
+
+
+@pytest.fixture()
+def misshapen_config(tmp_path, monkeypatch):
+    """A jobqueue.yaml whose 'slurm' section lost its indentation: a string, not settings."""
+    directory = tmp_path / "dask-misshapen"
+    directory.mkdir()
+    path = directory / "jobqueue.yaml"
+    path.write_text("jobqueue:\n  slurm: cores 4\n")
+    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
+    saved = copy.deepcopy(dask.config.config)
+    dask.config.refresh(paths=dask.config.paths)
+    yield path
+    dask.config.config.clear()
+    dask.config.config.update(saved)
+
+
+def test_a_section_that_is_not_a_mapping_is_refused_naming_its_file(misshapen_config):
+    """dask's config.get answers a lookup through a string with the default: the file's
+    settings were ignored without a word."""
+    expected = (f"host 'hpc': dask config {misshapen_config}: 'jobqueue.slurm' must be a "
+                "mapping of settings, got str 'cores 4'")
+    with pytest.raises(InventoryError) as raised:
+        QueueHost(name="hpc", launcher="slurm").effective()
+    assert str(raised.value) == expected
+    assert QueueHost(name="grid", launcher="sge").effective().cores == 1  # other systems
+
+
+def test_a_misshapen_section_from_a_variable_or_the_process_names_that(monkeypatch):
+    monkeypatch.setenv("DASK_JOBQUEUE__PBS", "[1, 2]")
+    with dask.config.set({"jobqueue.pbs": [1, 2]}), \
+            pytest.raises(InventoryError, match=r"env DASK_JOBQUEUE__PBS: 'jobqueue.pbs' "
+                                                r"must be a mapping of settings, got list"):
+        QueueHost(name="hpc", launcher="pbs").effective()
+    monkeypatch.delenv("DASK_JOBQUEUE__PBS")
+    with dask.config.set({"jobqueue": "x" * 60}), \
+            pytest.raises(InventoryError, match=r"dask config \(set in the process\): "
+                                                r"'jobqueue' must be .* got str 'xxx.*\.\.\.$"):
+        QueueHost(name="hpc", launcher="pbs").effective()

@@ -112,6 +112,9 @@ class QueueHost(HostBase):
         """
         if self._origins is not None:
             return self
+        shape = _section_problem(self.launcher)
+        if shape:
+            raise InventoryError(f"host {self.name!r}: {shape}")
         values = self.model_dump(exclude_unset=True)
         origins = {field: INVENTORY for field in CONFIG_KEYS if field in self.model_fields_set}
         for field, key in config_keys(self.launcher).items():
@@ -199,8 +202,6 @@ def config_source(system: str, key: str) -> str:
     """Where dask's configuration got ``jobqueue.<system>.<key>``: a ``DASK_…`` variable,
     the last YAML file of dask's search path that sets it, or ``dask config`` (set in
     the process, e.g. ``dask.config.set``)."""
-    import yaml
-
     wanted = {_norm(name) for name in os.environ if name.startswith("DASK_")}
     variable = f"DASK_JOBQUEUE__{system}__{key}"
     if _norm(variable) in wanted:
@@ -210,21 +211,62 @@ def config_source(system: str, key: str) -> str:
     value = _config_value(system, key)
     if dask.config.get(f"jobqueue.{system}.{key}", None) is None:
         return "dask-jobqueue default"
+    found = _file_setting(("jobqueue", system, key), value)
+    if found:
+        return f"dask config {found}"
+    return "dask-jobqueue default" if _same(_packaged(system, key), value) else "dask config"
+
+
+def _file_setting(parts: tuple[str, ...], value: Any) -> str | None:
+    """The last of dask's config files (in its search order) that sets *parts* to *value*,
+    or None (set by a variable, in the process, or by a package's defaults)."""
+    import dask.config
+    import yaml
+
     found = None
     for directory in dask.config.paths:
         for path in _yaml_files(Path(directory)):
             try:
                 stat = path.stat()
-                data = _yaml_file(str(path), stat.st_mtime_ns, stat.st_size)
-                section = data.get("jobqueue", {}).get(system, {})
-                item = next((v for k, v in section.items() if _norm(k) == _norm(key)), None)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+                item = _at(_yaml_file(str(path), stat.st_mtime_ns, stat.st_size), parts)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 continue
             if item is not None and _same(item, value):
                 found = str(path)
-    if found:
-        return f"dask config {found}"
-    return "dask-jobqueue default" if _same(_packaged(system, key), value) else "dask config"
+    return found
+
+
+def _at(data: Any, parts: tuple[str, ...]) -> Any:
+    """``data[parts[0]][parts[1]]...`` with dask's key normalisation; None if absent."""
+    for part in parts:
+        if not isinstance(data, dict):
+            return None
+        data = next((v for k, v in data.items() if _norm(str(k)) == _norm(part)), None)
+    return data
+
+
+def _section_problem(system: str) -> str | None:
+    """What is wrong with the shape of dask's ``jobqueue`` or ``jobqueue.<system>`` setting
+    (one line naming where it was set), or None.
+
+    ``dask.config.get`` answers a lookup through a value that is not a mapping with the
+    default, so ``jobqueue: {slurm: "cores: 4"}`` (a YAML indentation slip) would leave
+    every setting of that file unused without a word.
+    """
+    import dask.config
+
+    for parts in (("jobqueue",), ("jobqueue", system)):
+        key = ".".join(parts)
+        value = dask.config.get(key, None)
+        if value is None or isinstance(value, dict):
+            continue
+        variable = "DASK_" + "__".join(parts).upper()
+        where = (f"env {variable}" if variable in os.environ
+                 else f"dask config {_file_setting(parts, value) or '(set in the process)'}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        return (f"{where}: '{key}' must be a mapping of settings, "
+                f"got {type(value).__name__} {shown}")
+    return None
 
 
 @functools.cache
