@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
 from clusterbench.workloads.base import (
     TASKS_PER_SLOT,
@@ -52,6 +52,7 @@ from clusterbench.workloads.base import (
 from clusterbench.workloads.params import WorkloadParams
 
 BLOCK_PATHS = 25
+PAYOFF_BYTES = 8  # one float64 per path
 KERNELS = ("python", "numpy")
 # Serial cost of one path-day on the idle 2-core dev machine: pure Python 1,000 paths x 1460
 # days in 0.80 s (0.55 us); numpy 10,000 paths in 0.54 s (37 ns).  On slower or busier hosts
@@ -107,6 +108,25 @@ class Params(WorkloadParams):
     mu: float
     sigma: NonNegativeFloat
     days_per_year: PositiveInt
+
+    @field_validator("n_paths")
+    @classmethod
+    def _payoffs_fit_in_memory(cls, n_paths: int) -> int:
+        """Every path's payoff comes back to this machine (8 bytes each, concatenated in
+        block order): more than its memory fails every point with a MemoryError after the
+        cluster started, so it is refused before."""
+        import psutil
+
+        need, have = n_paths * PAYOFF_BYTES, psutil.virtual_memory().total
+        if need > have:
+            raise ValueError(f"the payoffs of {n_paths:,} paths ({PAYOFF_BYTES} bytes each) "
+                             f"come back to this machine: {_gigabytes(need)}, more than its "
+                             f"{_gigabytes(have)} of memory")
+        return n_paths
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1e9:,.1f} GB"
 
 
 @dataclass(frozen=True)

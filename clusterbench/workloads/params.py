@@ -75,7 +75,7 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
     if error["type"] == "literal_error" and choices:
         return (f"field {field!r}: must be one of {', '.join(map(str, choices))}, got "
                 f"{_short(value)}{did_you_mean(value, choices)}")
-    message = str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     return f"field {field!r}: {message[:1].lower()}{message[1:]}, got {_short(value)}"
 
 

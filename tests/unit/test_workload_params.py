@@ -86,6 +86,26 @@ def test_nested_values_and_odd_keys_stay_one_line():
     assert "\n" not in problem and problem.endswith("...")
 
 
+def test_more_paths_than_this_machines_memory_holds_are_refused_before_a_run():
+    """Each path's payoff (8 bytes) comes back to the client; 10**14 paths failed every
+    point with a MemoryError once the cluster was up."""
+    import psutil
+
+    montecarlo = WORKLOADS["montecarlo"]
+    fits = psutil.virtual_memory().total // 8
+    assert montecarlo.params_problem({"n_paths": fits}) is None
+    problem = montecarlo.params_problem({"n_paths": 10**14})
+    assert problem.startswith("field 'n_paths': the payoffs of 100,000,000,000,000 paths "
+                              "(8 bytes each) come back to this machine: 800,000.0 GB, "
+                              "more than its ")
+    assert problem.endswith(" GB of memory, got 100000000000000")
+    entry = {"name": "montecarlo", "params": {"n_paths": 10**14}}
+    scenario = parse_scenario({"workloads": [entry]}, "scenarios/s.yml")
+    with pytest.raises(ScenarioError, match=r"^scenarios/s.yml: workload 'montecarlo': "
+                                            r"params: field 'n_paths': the payoffs"):
+        _check_workloads(scenario)
+
+
 def test_a_users_workload_without_a_declaration_accepts_any_params():
     squares = resolve("tests.sample_workloads:SQUARES")
     assert squares.params_model is None
