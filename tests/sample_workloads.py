@@ -93,3 +93,21 @@ def _nap_or_die(item: tuple[str, int]) -> int:
 
 # Kills one of its distributed workers during one repeat (see _kill_once).
 KILL_ONCE = Workload("kill-once", _prepare_kill, _kill_once, _equal, SIZES, "kills a worker once")
+
+
+class _Seen(int):
+    """An answer (always 0, so every point verifies) that carries the serial time its
+    context offered the workload, for the runner to record among the metrics."""
+
+    metrics: dict
+
+
+def _serial_seen(data: list[int], ctx) -> _Seen:  # noqa: ANN001
+    sum(ctx.map(_square, data[:4]))
+    seen = _Seen(0)
+    seen.metrics = {"serial_seen": ctx.serial_seconds}
+    return seen
+
+
+# Records the serial time the runner hands each point (ctx.serial_seconds) in its metrics.
+SERIAL_SEEN = Workload("serial-seen", _prepare, _serial_seen, _equal, SIZES, "serial time seen")

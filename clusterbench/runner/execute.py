@@ -396,7 +396,7 @@ class Sweep:
             choice, scale = self._scaled(point, workers)
             prepared = self._prepare(choice)
             stack = contextlib.ExitStack()
-            options = self._mode_options(point.scheduler, workers)
+            options = self._mode_options(point.scheduler, workers, prepared.reference_seconds)
             ctx = stack.enter_context(open_mode(point.scheduler, point.workers, **options))
         except ClusterbenchError as exc:
             self._append(self._failure(point, str(exc), workers))
@@ -495,9 +495,11 @@ class Sweep:
             raise ClusterbenchError(f"no cluster for the {point.scheduler} mode")
         return self.backends[point.scheduler].workers_for(point.workers)
 
-    def _mode_options(self, mode: str, workers: PointWorkers | None) -> dict[str, Any]:
+    def _mode_options(self, mode: str, workers: PointWorkers | None,
+                      serial_seconds: float | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {"blas_threads": self.scenario.blas_threads,
-                                   "task_overhead": self.overheads.get(mode)}
+                                   "task_overhead": self.overheads.get(mode),
+                                   "serial_seconds": serial_seconds}
         if workers is not None:
             options |= {"client": self.backends[mode].client,
                         "worker_addresses": workers.addresses,

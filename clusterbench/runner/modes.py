@@ -37,6 +37,7 @@ calibrated per-task overhead.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections import Counter
@@ -100,6 +101,9 @@ class ExecutionContext:
         BLAS/OpenMP threads allowed per worker, recorded with every measurement.
     task_overhead
         Calibrated seconds of scheduling overhead per task in this mode, or None.
+    serial_seconds
+        Measured serial time of this point's workload and size on this machine (the
+        sweep's serial reference), or None before it ran.
     worker_capacities
         Calibrated capacity of each worker of :attr:`worker_addresses` within this
         point's set (``distributed-capacity`` only; empty: unknown).
@@ -113,6 +117,7 @@ class ExecutionContext:
     worker_addresses: tuple[str, ...] = ()
     blas_threads: int = 1
     task_overhead: float | None = None
+    serial_seconds: float | None = None
     executors: set[str] = field(default_factory=set)
     tasks: int = 0
     worker_capacities: tuple[float, ...] = ()
@@ -140,6 +145,19 @@ class ExecutionContext:
         if self.task_overhead is None:
             return DEFAULT_MIN_TASK_SECONDS
         return self.task_overhead / share
+
+    def serial_estimate(self, fallback: float) -> float:
+        """The serial time to size tasks by: the measured serial reference, else *fallback*
+        (a workload's estimate from the development machine).
+
+        Task sizes compare this with :meth:`min_task_seconds`, which is measured on the
+        cluster at hand; a fixed estimate against a measured overhead gave a machine
+        three times slower a third of the tasks (tiny sizes ran on one worker).
+        """
+        measured = self.serial_seconds
+        if measured is not None and math.isfinite(measured) and measured > 0:
+            return measured
+        return fallback
 
     def reset_counters(self) -> None:
         """Forget what earlier repeats ran (called before each timed repeat)."""
@@ -340,6 +358,7 @@ def open_mode(
     blas_threads: int | None = 1,
     cores: int | None = None,
     task_overhead: float | None = None,
+    serial_seconds: float | None = None,
 ) -> Iterator[ExecutionContext]:
     """Create the pools/limits of one sweep point and yield its :class:`ExecutionContext`.
 
@@ -364,6 +383,7 @@ def open_mode(
         worker_addresses=tuple(worker_addresses),
         blas_threads=blas,
         task_overhead=task_overhead,
+        serial_seconds=serial_seconds,
     )
     with contextlib.ExitStack() as stack:
         stack.enter_context(threadpool_limits(blas))

@@ -27,7 +27,9 @@ so the random numbers never depend on how blocks are grouped into tasks.  A
 task prices a contiguous range of blocks; :func:`plan_tasks` picks the number
 of tasks from the point's slots and from the smallest worthwhile task, which
 comes from the mode's calibrated per-task overhead
-(:meth:`ExecutionContext.min_task_seconds`: overhead below 2 % of compute).
+(:meth:`ExecutionContext.min_task_seconds`: overhead below 2 % of compute), set
+against the serial time measured by the sweep's reference run
+(:meth:`ExecutionContext.serial_estimate`).
 The payoffs are concatenated in block order before the reduction, so price
 and standard error are bit-identical under every scheduler and worker count.
 """
@@ -55,8 +57,9 @@ BLOCK_PATHS = 25
 PAYOFF_BYTES = 8  # one float64 per path
 KERNELS = ("python", "numpy")
 # Serial cost of one path-day on the idle 2-core dev machine: pure Python 1,000 paths x 1460
-# days in 0.80 s (0.55 us); numpy 10,000 paths in 0.54 s (37 ns).  On slower or busier hosts
-# tasks just last longer than planned, which is safe.
+# days in 0.80 s (0.55 us); numpy 10,000 paths in 0.54 s (37 ns).  Only the serial reference's
+# own tasks are sized by it: every other point uses that reference's measured time
+# (ExecutionContext.serial_estimate), so a slower machine gets as many tasks as this one.
 SECONDS_PER_PATH_DAY = {"python": 0.55e-6, "numpy": 40e-9}
 
 # Serial seconds on the 2-core dev machine (python kernel; the second figure with the cores
@@ -272,8 +275,8 @@ def run(data: MonteCarloData, ctx: Any) -> MonteCarloResult:
     shortest = data.min_task_seconds
     if shortest is None:
         shortest = ctx.min_task_seconds()
-    n_tasks = plan_tasks(data.n_blocks, data.estimated_seconds, ctx.slots, shortest,
-                         data.tasks_per_worker)
+    n_tasks = plan_tasks(data.n_blocks, ctx.serial_estimate(data.estimated_seconds),
+                         ctx.slots, shortest, data.tasks_per_worker)
     # Equal ranges, or by worker capacity under distributed-capacity (same blocks, same answer).
     ranges = ctx.block_ranges(data.n_blocks, n_tasks)
     payoffs = np.concatenate(ctx.map(price_blocks, [(data, *r) for r in ranges]))

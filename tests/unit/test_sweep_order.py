@@ -92,6 +92,25 @@ def test_problem_too_small_is_recorded(tmp_path):
     assert by_width[2].metrics["problem_too_small"].startswith("5 tasks for 2 worker slot(s)")
 
 
+def test_every_point_is_offered_the_measured_serial_time(tmp_path):
+    """Task sizes set the measured overhead against the serial reference's measured time,
+    not against the development machine's estimate."""
+    _, records, _, _ = sweep(tmp_path, workloads=["tests.sample_workloads:SERIAL_SEEN"],
+                             repeats=1)
+    seen = {r.metrics["serial_seen"] for r in records}
+    assert len(seen) == 1 and records and all(r.verified and not r.error for r in records)
+    (serial,) = seen
+    assert serial is not None and serial > 0
+
+
+def test_serial_estimate_prefers_the_measured_time():
+    from clusterbench.runner.modes import ExecutionContext
+
+    assert ExecutionContext("threads", 2, serial_seconds=9.6).serial_estimate(3.2) == 9.6
+    for unknown in (None, float("nan"), 0.0, float("inf")):
+        assert ExecutionContext("threads", 2, serial_seconds=unknown).serial_estimate(3.2) == 3.2
+
+
 PLANNED = {"w0": "tcp://a:1", "w1": "tcp://b:1"}
 
 

@@ -169,6 +169,21 @@ def test_montecarlo_task_size_follows_the_calibrated_overhead() -> None:
     assert (coarse, finer_overhead) == (32, 3)
 
 
+def test_montecarlo_sizes_tasks_by_the_measured_serial_time() -> None:
+    """A machine 3x slower than the development one measures 3x the serial time and 3x
+    the overhead: it gets as many tasks, not a third (tiny ran on one worker)."""
+    data = montecarlo.prepare("tiny", SEED, kernel="numpy")  # 16 blocks, ~0.023 s estimated
+    assert data.estimated_seconds == pytest.approx(0.0234, rel=0.01)
+    with open_mode("threads", 4, task_overhead=0.0001) as ctx:  # tasks >= 5 ms
+        by_estimate = montecarlo.run(data, ctx)
+    with open_mode("threads", 4, task_overhead=0.0003, serial_seconds=0.0702) as ctx:
+        by_measure = montecarlo.run(data, ctx)
+    with open_mode("threads", 4, task_overhead=0.0003) as ctx:  # the old sizing
+        by_old_rule = montecarlo.run(data, ctx)
+    assert (by_estimate.n_tasks, by_measure.n_tasks, by_old_rule.n_tasks) == (4, 4, 1)
+    assert by_measure.price == by_estimate.price == by_old_rule.price
+
+
 def test_montecarlo_kernels_agree_statistically() -> None:
     with open_mode("synchronous", 1) as ctx:
         python = montecarlo.run(montecarlo.prepare("tiny", SEED), ctx)
