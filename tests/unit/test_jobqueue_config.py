@@ -17,13 +17,25 @@ from clusterbench.launchers.jobqueue.host import DEFAULT, INVENTORY
 CONTEXT = SpecContext(cluster="c")
 
 
+def _loaded(tmp_path, monkeypatch, folder, text):
+    """Write *text* as ``<folder>/jobqueue.yaml``, add the folder to dask's config paths and
+    load it as dask does; yields the file, then restores dask's config."""
+    directory = tmp_path / folder
+    directory.mkdir()
+    path = directory / "jobqueue.yaml"
+    path.write_text(text)
+    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
+    saved = copy.deepcopy(dask.config.config)
+    dask.config.refresh(paths=dask.config.paths)
+    yield path
+    dask.config.config.clear()  # refresh() changed the global mapping in place
+    dask.config.config.update(saved)
+
+
 @pytest.fixture()
 def site_config(tmp_path, monkeypatch):
     """A DASK_CONFIG-style directory with a jobqueue.yaml, loaded as dask loads it."""
-    directory = tmp_path / "dask"
-    directory.mkdir()
-    path = directory / "jobqueue.yaml"
-    path.write_text(yaml.safe_dump({"jobqueue": {
+    yield from _loaded(tmp_path, monkeypatch, "dask", yaml.safe_dump({"jobqueue": {
         "slurm": {"cores": 4, "processes": 2, "memory": "8GB", "queue": "batch",
                   "account": "proj1", "walltime": "02:00:00",
                   "job-extra-directives": ["--exclusive"],
@@ -32,12 +44,6 @@ def site_config(tmp_path, monkeypatch):
                   "log-directory": "/home/me/logs", "python": "/opt/venv/bin/python",
                   "worker-extra-args": ["--lifetime", "1h"]},
         "sge": {"project": "sgeproj", "cores": 2}}}))
-    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
-    saved = copy.deepcopy(dask.config.config)
-    dask.config.refresh(paths=dask.config.paths)
-    yield path
-    dask.config.config.clear()  # refresh() changed the global mapping in place
-    dask.config.config.update(saved)
 
 
 def test_bare_host_takes_everything_from_the_site_config(site_config):
@@ -109,18 +115,9 @@ def test_a_bad_config_value_names_its_file(site_config):
 @pytest.fixture()
 def old_key_config(tmp_path, monkeypatch):
     """A jobqueue.yaml written for an older dask-jobqueue: env-extra, job-extra, extra."""
-    directory = tmp_path / "dask-old"
-    directory.mkdir()
-    path = directory / "jobqueue.yaml"
-    path.write_text(yaml.safe_dump({"jobqueue": {"slurm": {
+    yield from _loaded(tmp_path, monkeypatch, "dask-old", yaml.safe_dump({"jobqueue": {"slurm": {
         "cores": 2, "memory": "2GB", "env-extra": ["module load python/3.11"],
         "job-extra": ["--qos=debug"], "extra": ["--lifetime", "1h"]}}}))
-    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
-    saved = copy.deepcopy(dask.config.config)
-    dask.config.refresh(paths=dask.config.paths)
-    yield path
-    dask.config.config.clear()
-    dask.config.config.update(saved)
 
 
 def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_config):
@@ -146,16 +143,7 @@ def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_con
 @pytest.fixture()
 def misshapen_config(tmp_path, monkeypatch):
     """A jobqueue.yaml whose 'slurm' section lost its indentation: a string, not settings."""
-    directory = tmp_path / "dask-misshapen"
-    directory.mkdir()
-    path = directory / "jobqueue.yaml"
-    path.write_text("jobqueue:\n  slurm: cores 4\n")
-    monkeypatch.setattr(dask.config, "paths", [*dask.config.paths, str(directory)])
-    saved = copy.deepcopy(dask.config.config)
-    dask.config.refresh(paths=dask.config.paths)
-    yield path
-    dask.config.config.clear()
-    dask.config.config.update(saved)
+    yield from _loaded(tmp_path, monkeypatch, "dask-misshapen", "jobqueue:\n  slurm: cores 4\n")
 
 
 def test_a_section_that_is_not_a_mapping_is_refused_naming_its_file(misshapen_config):
