@@ -396,7 +396,8 @@ class Sweep:
             choice, scale = self._scaled(point, workers)
             prepared = self._prepare(choice)
             stack = contextlib.ExitStack()
-            options = self._mode_options(point.scheduler, workers, prepared.reference_seconds)
+            options = self._mode_options(point.scheduler, workers) | {
+                "serial_seconds": prepared.reference_seconds}  # sizes the tasks
             ctx = stack.enter_context(open_mode(point.scheduler, point.workers, **options))
         except ClusterbenchError as exc:
             self._append(self._failure(point, str(exc), workers))
@@ -495,11 +496,9 @@ class Sweep:
             raise ClusterbenchError(f"no cluster for the {point.scheduler} mode")
         return self.backends[point.scheduler].workers_for(point.workers)
 
-    def _mode_options(self, mode: str, workers: PointWorkers | None,
-                      serial_seconds: float | None = None) -> dict[str, Any]:
+    def _mode_options(self, mode: str, workers: PointWorkers | None) -> dict[str, Any]:
         options: dict[str, Any] = {"blas_threads": self.scenario.blas_threads,
-                                   "task_overhead": self.overheads.get(mode),
-                                   "serial_seconds": serial_seconds}
+                                   "task_overhead": self.overheads.get(mode)}
         if workers is not None:
             options |= {"client": self.backends[mode].client,
                         "worker_addresses": workers.addresses,
@@ -574,9 +573,8 @@ def _execution_facts(ctx: Any, execution: workerset.Execution | None) -> dict[st
     if tasks:
         facts["tasks"] = tasks
         if tasks < MIN_TASKS_PER_WORKER * ctx.slots:
-            facts["problem_too_small"] = (
-                f"{tasks} tasks for {ctx.slots} worker slot(s), fewer than "
-                f"{MIN_TASKS_PER_WORKER} per worker")
+            facts["problem_too_small"] = (f"{tasks} tasks for {ctx.slots} worker slot(s), "
+                                          f"fewer than {MIN_TASKS_PER_WORKER} per worker")
     if ctx.task_overhead is not None:
         facts["task_overhead_s"] = ctx.task_overhead
     return facts
