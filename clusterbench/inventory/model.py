@@ -248,6 +248,11 @@ class HostBase(_Frozen):
                     bad = key if not isinstance(key, str | int) else item
                     raise ValueError(f"names and values must be strings or numbers, got "
                                      f"{type(bad).__name__} in {key!r}"[:120])
+                if isinstance(item, bool | float):  # YAML 1.1: yes -> True, 3.10 -> 3.1
+                    raise ValueError(f"{str(key)!r}: YAML read the value as the "
+                                     f"{type(item).__name__} {item!r}, not as text; quote it "
+                                     "(unquoted yes, on, 3.10 or 1e3 do not stay as written)"
+                                     [:200])
             for key in value:
                 if not _ENV_NAME.fullmatch(str(key)):  # `env -i=1` is an option to env(1)
                     raise ValueError(f"{str(key)!r} is not a variable name (letters, digits "

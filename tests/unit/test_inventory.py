@@ -113,6 +113,12 @@ MALFORMED = [
     ({"hosts": [local(env={"A=B": 1})]},
      "lab.yml: hosts[0] 'pi3': field 'env': 'A=B' is not a variable name (letters, digits and "
      "'_', not starting with a digit)"),
+    ({"hosts": [local(env={"DEBUG": True})]},  # YAML 1.1 read `DEBUG: yes` as a bool
+     "lab.yml: hosts[0] 'pi3': field 'env': 'DEBUG': YAML read the value as the bool True, "
+     "not as text; quote it (unquoted yes, on, 3.10 or 1e3 do not stay as written)"),
+    ({"hosts": [local(env={"PYVER": 3.1})]},  # `PYVER: 3.10`
+     "lab.yml: hosts[0] 'pi3': field 'env': 'PYVER': YAML read the value as the float 3.1, "
+     "not as text; quote it (unquoted yes, on, 3.10 or 1e3 do not stay as written)"),
     ({"hosts": [local(launcher="ssh", address="10.0.0.3", user="-oProxyCommand=x")]},
      "lab.yml: hosts[0] 'pi3': field 'user': a user name cannot start with '-', got "
      "'-oProxyCommand=x'"),

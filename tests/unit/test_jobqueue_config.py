@@ -168,3 +168,15 @@ def test_a_misshapen_section_from_a_variable_or_the_process_names_that(monkeypat
             pytest.raises(InventoryError, match=r"dask config \(set in the process\): "
                                                 r"'jobqueue' must be .* got str 'xxx.*\.\.\.$"):
         QueueHost(name="hpc", launcher="pbs").effective()
+
+
+def test_a_numbered_account_or_queue_is_its_text():
+    """Sites number their projects (`account: 2023001` in a jobqueue.yaml or inventory);
+    dask-jobqueue writes the number into the directive as is."""
+    with dask.config.set({"jobqueue.slurm.account": 2023001}):
+        host = QueueHost(name="hpc", launcher="slurm", queue=7).effective()
+        assert (host.account, host.queue) == ("2023001", "7")
+        options = SLURM.job_options(host, CONTEXT)
+    assert (options["account"], options["queue"]) == ("2023001", "7")
+    with pytest.raises(ValueError, match=r"account\n.*YAML reads an unquoted yes"):
+        QueueHost(name="hpc", launcher="slurm", account=True)  # a bool stays refused

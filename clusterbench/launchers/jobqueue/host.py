@@ -37,6 +37,17 @@ def _quoted_walltime(value: Any) -> Any:
     return value
 
 
+def _integer_as_text(value: Any) -> Any:
+    """An account or queue written as a whole number (``account: 2023001``, as sites number
+    their projects) is that text: dask-jobqueue writes it into the directive as is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+NameText = Annotated[str | None, BeforeValidator(_integer_as_text)]
+
+
 class QueueHost(HostBase):
     """Workers started as batch jobs through dask-jobqueue.
 
@@ -59,8 +70,8 @@ class QueueHost(HostBase):
     cores: Count | None = None
     processes: Count | None = None
     memory: Memory = None
-    queue: str | None = None
-    account: str | None = None
+    queue: NameText = None
+    account: NameText = None
     walltime: Annotated[str | None, BeforeValidator(_quoted_walltime)] = None
     job_extra_directives: tuple[str, ...] = ()
     job_script_prologue: tuple[str, ...] = ()

@@ -69,7 +69,9 @@ def _mtimes(paths: list[Path]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=256)
+# 4,096: one entry per host of the largest inventories; at 256, 300 hosts evicted each
+# other between the passes of one command (1,200 parses of a 300-block config, 11.6 s).
+@functools.lru_cache(maxsize=4096)
 def _lookup(paths: tuple[str, ...], mtimes: tuple[tuple[int, int], ...], target: str
             ) -> tuple[tuple[str, Any], ...]:
     """One parse per config and target while the files are unchanged (*mtimes* is part of
