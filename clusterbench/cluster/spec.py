@@ -46,15 +46,15 @@ def scheduler_address(inventory: Inventory) -> str:
     (dask-jobqueue#391).
     """
     spec = inventory.scheduler
-    if spec.address:
-        return spec.address
     remote = scheduler_host(inventory)
+    if spec.address:
+        return _reachable(inventory, spec.address, "address", remote)
     if remote is not None:
         return launcher_of(remote).scheduler_address(remote)
     if spec.interface:
         from distributed.utils import get_ip_interface
 
-        return get_ip_interface(spec.interface)
+        return _reachable(inventory, get_ip_interface(spec.interface), "interface", remote)
     if all_here(inventory):
         return "127.0.0.1"
     raise InventoryError(
@@ -62,6 +62,46 @@ def scheduler_address(inventory: Inventory) -> str:
         "local ones must reach the scheduler; set an address of this machine they can reach "
         "(or 'interface')"
     )
+
+
+def _reachable(inventory: Inventory, address: str, field: str, remote: HostBase | None) -> str:
+    """*address*, unless it is this machine's loopback while an ssh host elsewhere must
+    reach the scheduler here: its workers would dial their own loopback and never register
+    (Debian maps the machine's own name to 127.0.1.1, so a host name can be loopback too).
+    """
+    if remote is not None or not is_loopback(address):
+        return address
+    for host in inventory.hosts:
+        if launcher_of(host).runs_here or not hasattr(host, "effective"):
+            continue
+        try:
+            where = getattr(host.effective(), "address", None)
+        except InventoryError:  # its ssh_config: the host's own check says so, with its index
+            continue
+        if where and is_loopback(where) is False:  # None: does not resolve (said elsewhere)
+            raise InventoryError(
+                f"{inventory.source}: scheduler: field {field!r}: {address} is this machine's "
+                f"loopback, which host {host.name!r} ({where}) cannot reach; set an address "
+                "of this machine that host can reach")
+    return address
+
+
+def is_loopback(address: str) -> bool | None:
+    """Whether *address* (an IP address or a name) is a loopback address of this machine;
+    None for a name that does not resolve."""
+    import ipaddress
+    import socket
+
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(address, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    return bool(found) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback
+                               for info in found)
 
 
 def all_here(inventory: Inventory) -> bool:

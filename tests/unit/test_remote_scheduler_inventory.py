@@ -62,6 +62,32 @@ def test_explicit_address_wins_over_the_hosts():
     assert scheduler_address(parsed) == "192.168.1.2"
 
 
+@pytest.mark.parametrize(("scheduler", "shown"), [
+    ({"address": "127.0.0.1"}, "127.0.0.1"),
+    ({"address": "localhost"}, "localhost"),
+    ({"address": "::1"}, "::1"),
+    ({"interface": "lo"}, "127.0.0.1"),
+])
+def test_a_loopback_scheduler_that_ssh_hosts_elsewhere_cannot_reach_is_refused(scheduler, shown):
+    """Workers on 10.0.0.11 would dial their own loopback and never register."""
+    field = "interface" if "interface" in scheduler else "address"
+    with pytest.raises(InventoryError) as info:
+        scheduler_address(parse_inventory(inventory(scheduler), source="lab.yml"))
+    assert str(info.value) == (
+        f"lab.yml: scheduler: field {field!r}: {shown} is this machine's loopback, which host "
+        "'pi1' (10.0.0.11) cannot reach; set an address of this machine that host can reach")
+
+
+def test_a_loopback_scheduler_is_fine_for_ssh_hosts_on_this_machine():
+    """sshd on this machine's loopback (the tests' own hosts, a port-forwarded one)."""
+    data = inventory({"address": "127.0.0.1"})
+    data["hosts"] = [{"name": "here", "launcher": "ssh", "address": "127.0.0.1", "port": 2222},
+                     {"name": "laptop", "launcher": "local"}]
+    assert scheduler_address(parse_inventory(data)) == "127.0.0.1"
+    data["hosts"][0]["address"] = "no-such-host.invalid"  # unresolvable: said elsewhere
+    assert scheduler_address(parse_inventory(data)) == "127.0.0.1"
+
+
 def test_local_scheduler_is_unchanged():
     parsed = parse_inventory(inventory({"address": "10.0.0.1"}))
     assert build_cluster_spec(parsed, session="abc").scheduler["cls"] == "distributed.Scheduler"
