@@ -222,3 +222,41 @@ def _nothing_left(lab, timeout: float = 10.0) -> bool:
 
 def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
+
+
+def test_a_jump_host_is_reached_through_its_own_proxyjump(lab, tmp_path):
+    """Nested bastions, as OpenSSH follows them: hidden (node3) answers only gateway
+    (node1), and for this test gateway answers only far (node2); the config gives hidden
+    ``ProxyJump gateway`` and gateway its own ``ProxyJump far``.  clusterbench used to
+    connect to gateway directly, which is refused here."""
+    config = tmp_path / "ssh_config"
+    key = f"    User root\n    IdentityFile {lab.client_key}\n"
+    config.write_text(
+        f"Host hidden\n    HostName {lab.host('node3').address}\n{key}    ProxyJump gateway\n"
+        f"Host gateway\n    HostName {lab.host('node1').address}\n{key}    ProxyJump far\n"
+        f"Host far\n    HostName {lab.host('node2').address}\n{key}")
+    inventory = tmp_path / "nested.yml"
+    inventory.write_text(yaml.safe_dump({
+        "cluster": "nested", "scheduler": {"address": lab.bridge_address},
+        "hosts": [{"name": "hidden", "launcher": "ssh", "ssh_config": str(config),
+                   "known_hosts": lab.known_hosts, "python": lab.python}]}))
+    rule = ["ip", "rule", "add", "ipproto", "tcp", "sport", "22", "lookup", "101",
+            "priority", "101"]
+    _in(lab, "node1", "ip", "route", "add", "unreachable", "default", "table", "101")
+    _in(lab, "node1", "ip", "route", "add", f"{lab.host('node2').address}/32", "dev", "eth0",
+        "table", "101")
+    _in(lab, "node1", *rule)
+    try:
+        assert not _reaches(lab, None, "node1") and _reaches(lab, "node2", "node1")
+        doctor = cli("doctor", "-i", str(inventory))
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "hidden" in doctor.stdout and "FAIL" not in doctor.stdout
+        # gateway's sshd saw its client come from far, not from this machine
+        peers = _in(lab, "node1", "ss", "-Htn", "state", "time-wait", "( sport = :22 )",
+                    check=False).stdout + _in(lab, "node1", "ss", "-Htn", "state",
+                                              "established", "( sport = :22 )").stdout
+        assert all(lab.host("node2").address in line for line in peers.splitlines()), peers
+    finally:
+        _in(lab, "node1", "ip", "rule", "del", *rule[3:], check=False)
+        _in(lab, "node1", "ip", "route", "flush", "table", "101", check=False)
+    assert _reaches(lab, None, "node1")  # the rule is gone: node1 answers everyone again

@@ -10,7 +10,7 @@ from clusterbench.inventory.load import parse_inventory
 from clusterbench.launchers.base import SpecContext
 from clusterbench.launchers.registry import launcher_of
 from clusterbench.launchers.ssh import SSHHost, connect_options
-from clusterbench.launchers.ssh.sshconfig import jump_host
+from clusterbench.launchers.ssh.sshconfig import jump_chain, jump_host
 
 
 @pytest.fixture()
@@ -85,6 +85,54 @@ def test_a_chain_of_jumps_keeps_the_earlier_hops_on_the_last_one(config):
     jump = jump_host(host.effective())
     assert jump is not None and (jump.address, jump.port) == ("b.example", 23)
     assert jump.proxy_jump == "a.example"
+
+
+def test_a_jump_hosts_own_proxyjump_is_followed_like_openssh(tmp_path):
+    """`ssh -G bastion2` shows its own ProxyJump bastion1; OpenSSH reaches bastion2 that
+    way, and clusterbench used to connect to bastion2 directly."""
+    path = tmp_path / "ssh_config"
+    path.write_text("Host inner\n  HostName 10.3.3.3\n  ProxyJump bastion2\n"
+                    "Host bastion2\n  HostName 10.2.2.2\n  ProxyJump bastion1\n"
+                    "Host bastion1\n  HostName 10.1.1.1\n  User gate\n")
+    inner = _host(path, name="inner").effective()
+    chain = jump_chain(inner)
+    assert [(j.address, j.proxy_jump) for j in chain] == [
+        ("10.2.2.2", "bastion1"), ("10.1.1.1", None)]
+    assert chain[1].user == "gate"
+    later = _host(path, name="z", address="10.0.0.1", proxy_jump="bastion1,bastion2")
+    assert [j.address for j in jump_chain(later.effective())] == ["10.2.2.2", "10.1.1.1"]
+
+
+@pytest.mark.parametrize("text", [
+    "Host loopy\n  HostName 10.4.4.4\n  ProxyJump loopy\n",  # through itself
+    "Host loopy\n  HostName 10.4.4.4\n  ProxyJump gw\nHost gw\n  HostName 10.5.5.5\n"
+    "  ProxyJump loopy\n",  # round two hosts
+])
+def test_a_proxyjump_loop_is_one_line(tmp_path, text):
+    path = tmp_path / "ssh_config"
+    path.write_text(text)
+    with pytest.raises(InventoryError, match=r"^host 'loopy': ProxyJump goes round in a loop "
+                                             r"or past 8 hops \(.*10\.4\.4\.4:22\)"):
+        jump_chain(_host(path, name="loopy").effective())
+
+
+@pytest.mark.parametrize(("hop", "message"), [
+    ("gw:99999", "proxy_jump 'gw:99999': port: input should be less than or equal to 65535"),
+    ("gw:0", "proxy_jump 'gw:0': port: input should be greater than or equal to 1"),
+    ("-oProxyCommand=x", "proxy_jump '-oProxyCommand=x': address: not an IP address"),
+    ("-bob@gw", "proxy_jump '-bob@gw': user: a user name cannot start with '-'"),
+])
+def test_a_malformed_jump_hop_is_one_line_naming_it(config, hop, message):
+    host = _host(config, name="z", address="10.0.0.1", proxy_jump=hop).effective()
+    with pytest.raises(InventoryError) as info:
+        jump_chain(host)
+    assert str(info.value).startswith(f"host 'z': {message}") and "\n" not in str(info.value)
+
+
+def test_an_ssh_url_hop_is_user_host_and_port(config):
+    host = _host(config, name="z", address="10.0.0.1", proxy_jump="ssh://bob@gw1:2022")
+    jump = jump_host(host.effective())
+    assert jump is not None and (jump.user, jump.address, jump.port) == ("bob", "gw1", 2022)
 
 
 def test_worker_command_dry_run_and_scheduler_use_the_hostname(config):

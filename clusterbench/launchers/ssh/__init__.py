@@ -121,11 +121,12 @@ class SSHLauncher(Launcher):
         from clusterbench.errors import InventoryError
         from clusterbench.launchers.ssh.checks import check_files
         from clusterbench.launchers.ssh.limits import handshake_limit
+        from clusterbench.launchers.ssh.sshconfig import jump_chain
 
         handshake_limit()  # before the daemon starts: a bad value is one line from `up`
         check_files(host, where)
         try:
-            host.effective()
+            jump_chain(host.effective())  # each hop's user, address and port; no loop
         except InventoryError as exc:  # `where` names the host already
             raise InventoryError(f"{where}: {str(exc).removeprefix(f'host {host.name!r}: ')}"
                                  ) from None

@@ -99,9 +99,10 @@ class _Connections:
         own handshake needs slots too, and holding the global one while waiting for it
         could use up every slot with handshakes that wait for each other.
         """
-        from clusterbench.launchers.ssh.sshconfig import jump_host
+        from clusterbench.launchers.ssh.sshconfig import jump_chain
 
-        jump = jump_host(host)
+        chain = jump_chain(host)  # the whole way, so that a ProxyJump loop is an error
+        jump = chain[0] if chain else None
         tunnel = None if jump is None else await self.acquire(jump)
         limiter = self.limiter()
         try:

@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from clusterbench.errors import InventoryError
 from clusterbench.launchers.ssh.host import SSHHost
 
@@ -157,27 +159,75 @@ def _shown(paths: list[Path]) -> str:
     return text.replace(home, "~", 1) if text.startswith(home) else text
 
 
+#: Most jump hosts between this machine and a host, counting each jump host's own
+#: ``ProxyJump``: OpenSSH has no bound but follows a loop until it runs out of descriptors.
+MAX_JUMPS = 8
+
+
 def jump_host(host: SSHHost) -> SSHHost | None:
     """The host to tunnel through to reach the resolved *host* (its last ``ProxyJump``
-    hop; earlier hops become that host's own ``proxy_jump``), or None."""
+    hop), or None.
+
+    As OpenSSH's ``ssh -J a,b target``: *b* is reached through *a* (the earlier hops become
+    its ``proxy_jump``), and the first hop is reached as its own config says, including
+    its own ``ProxyJump`` (nested bastions).
+
+    Raises
+    ------
+    InventoryError
+        A hop is not ``[ssh://][user@]host[:port]``.
+    """
     if not host.proxy_jump:
         return None
     *before, last = [hop.strip() for hop in host.proxy_jump.split(",") if hop.strip()]
-    user, _, rest = last.rpartition("@")
+    user, _, rest = last.removeprefix("ssh://").rpartition("@")
     address, port = rest, None
     match = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", rest)
     if match:
         address, port = match.group(1), int(match.group(2))
     fields: dict[str, Any] = {
-        "launcher": "ssh", "name": re.sub(r"[^A-Za-z0-9_.-]", "_", address) or "jump",
+        "launcher": "ssh", "name": re.sub(r"[^A-Za-z0-9_.-]", "_", address).lstrip("_.-") or "jump",
         "address": address, "known_hosts": host.known_hosts, "ssh_config": host.ssh_config,
         "connect_timeout": host.connect_timeout}
     if user:
         fields["user"] = user
-    if port:
+    if port is not None:
         fields["port"] = port
-    fields["proxy_jump"] = ",".join(before) if before else "none"
-    jump = SSHHost(**fields)
+    if before:
+        fields["proxy_jump"] = ",".join(before)
+    try:
+        jump = SSHHost(**fields)
+    except ValidationError as exc:  # the hop's user, address or port
+        error = exc.errors(include_url=False)[0]
+        field = f"{error['loc'][0]}: " if error["loc"] else ""
+        problem = str(error["msg"]).removeprefix("Value error, ")
+        problem = problem[:1].lower() + problem[1:]
+        raise InventoryError(f"host {host.name!r}: proxy_jump {last!r}: {field}{problem}"
+                             ) from None
     if "IdentityFile" not in lookup(jump, address) and host.identity:
         jump = jump.model_copy(update={"identity": host.identity})  # the target's key
     return jump.effective()
+
+
+def jump_chain(host: SSHHost) -> list[SSHHost]:
+    """Every jump host on the way to the resolved *host*, nearest to it first.
+
+    Raises
+    ------
+    InventoryError
+        A hop is malformed, or the chain loops (a host reached through itself) or is
+        longer than :data:`MAX_JUMPS`.
+    """
+    chain: list[SSHHost] = []
+    seen = {(host.address, host.port)}
+    current = host
+    while (jump := jump_host(current)) is not None:
+        if (jump.address, jump.port) in seen or len(chain) >= MAX_JUMPS:
+            route = " -> ".join(f"{j.address}:{j.port}" for j in [*reversed(chain), jump])
+            raise InventoryError(f"host {host.name!r}: ProxyJump goes round in a loop or past "
+                                 f"{MAX_JUMPS} hops ({route}); check each jump host's own "
+                                 "ProxyJump")
+        seen.add((jump.address, jump.port))
+        chain.append(jump)
+        current = jump
+    return chain
