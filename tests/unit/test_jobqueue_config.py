@@ -117,7 +117,8 @@ def old_key_config(tmp_path, monkeypatch):
     """A jobqueue.yaml written for an older dask-jobqueue: env-extra, job-extra, extra."""
     yield from _loaded(tmp_path, monkeypatch, "dask-old", yaml.safe_dump({"jobqueue": {"slurm": {
         "cores": 2, "memory": "2GB", "env-extra": ["module load python/3.11"],
-        "job-extra": ["--qos=debug"], "extra": ["--lifetime", "1h"]}}}))
+        "job-extra": ["--qos=debug"], "extra": ["--lifetime", "1h"], "project": "proj7",
+        "header-skip": ["--mem"]}}}))
 
 
 def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_config):
@@ -131,6 +132,9 @@ def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_con
     assert host.worker_extra_args == ("--lifetime", "1h")
     assert host.origins()["job_script_prologue"] == (
         f"dask config {old_key_config}: 'env-extra', renamed 'job-script-prologue'")
+    assert host.account == "proj7"  # before 0.8, SLURM's -A was `project`
+    assert host.origins()["account"] == (
+        f"dask config {old_key_config}: 'project', renamed 'account'")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # dask-jobqueue's FutureWarning would fail here
         (script,) = SLURM.job_scripts(host, CONTEXT)
@@ -138,6 +142,8 @@ def test_the_old_names_of_renamed_keys_are_honoured_once_and_quietly(old_key_con
     assert lines.count("module load python/3.11") == 1
     assert lines.count("#SBATCH --qos=debug") == 1
     assert script.count("--lifetime 1h") == 1
+    assert lines.count("#SBATCH -A proj7") == 1
+    assert not any(line.startswith("#SBATCH --mem") for line in lines)  # header-skip honoured
 
 
 @pytest.fixture()

@@ -24,7 +24,7 @@ CONFIG_KEYS = {
 #: new one is empty, and clusterbench always passes ``job_script_prologue`` (the BLAS
 #: exports), so an old ``env-extra`` (``module load ...``) was silently dropped.
 RENAMED = {"job-script-prologue": "env-extra", "job-extra-directives": "job-extra",
-           "worker-extra-args": "extra"}
+           "worker-extra-args": "extra", "account": "project"}  # project: SLURM's and PBS's
 #: Systems whose Job calls the account ``project`` (also in their config section).
 PROJECT_SYSTEMS = ("sge", "lsf")
 

@@ -32,8 +32,10 @@ class _ReportSubmitErrors:
             # clusterbench reads the old config keys itself (QueueHost.effective, RENAMED) and
             # passes their values under the new names; the two-line FutureWarning per job
             # would only repeat what `inventory check` shows as the value's origin.
-            warnings.filterwarnings("ignore", r"(env_extra|job_extra|extra) has been renamed",
-                                    FutureWarning)
+            # header_skip (no inventory field) is honoured by dask-jobqueue as it was.
+            warnings.filterwarnings(
+                "ignore", r"(env_extra|job_extra|extra|header_skip|project) has been renamed",
+                FutureWarning)
             super().__init__(*args, **kwargs)
 
     async def start(self) -> None:
