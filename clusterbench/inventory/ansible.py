@@ -41,16 +41,20 @@ from clusterbench.suggest import did_you_mean
 
 READER_ENV = "CLUSTERBENCH_ANSIBLE_READER"
 READERS = ("auto", "ansible", "builtin")
+#: Ansible variables -> host field.  Where several name one setting, the last one set wins,
+#: as in Ansible's ssh connection plugin (its option's ``vars`` list: a later entry takes
+#: precedence; checked with ``ansible -vvv``): ``ansible_ssh_host`` beats ``ansible_host``.
+#: A null value counts as unset (``ansible_port: null`` is port 22 to Ansible).
 _MAPPED = {
-    "ansible_host": "address",
-    "ansible_user": "user",
-    "ansible_port": "port",
-    "ansible_ssh_private_key_file": "identity",
+    "ansible_host": "address", "ansible_ssh_host": "address",
+    "ansible_user": "user", "ansible_ssh_user": "user",
+    "ansible_port": "port", "ansible_ssh_port": "port",
+    "ansible_private_key_file": "identity", "ansible_ssh_private_key_file": "identity",
     "ansible_python_interpreter": "python",
 }
-_OLD_NAMES = {"ansible_ssh_host": "ansible_host", "ansible_ssh_user": "ansible_user",
-              "ansible_ssh_port": "ansible_port"}
 _SSH_CONNECTIONS = (None, "ssh", "smart", "paramiko", "paramiko_ssh")
+#: Collection prefixes of fully qualified connection names (``ansible.builtin.ssh``).
+_CONNECTION_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
 _PREFIX = "clusterbench_"
 _TOP_LEVEL = ("cluster", "security", "min_workers")
 _SCHEDULER = "scheduler_"
@@ -309,9 +313,7 @@ def _agree(seen: dict[str, tuple[str, Any]], key: str, value: Any, host: str, pa
 
 
 def _host(host: ResolvedHost, path: Path) -> dict[str, Any]:
-    variables = {new: value for old, new in _OLD_NAMES.items()
-                 if (value := host.variables.get(old)) is not None} | {
-        key: value for key, value in host.variables.items() if isinstance(key, str)}
+    variables = {key: value for key, value in host.variables.items() if isinstance(key, str)}
     launcher = _launcher(variables.get("ansible_connection"), host.name, path)
     explicit = variables.get(_PREFIX + "launcher")
     if isinstance(explicit, str):
@@ -323,17 +325,29 @@ def _host(host: ResolvedHost, path: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"name": host.name, "launcher": launcher}
     if launcher == "ssh":
         result["address"] = host.name
-    for key, value in variables.items():
+    for key in _in_precedence(variables):
         target = _target(key, launcher)
         if target is None:
             continue
-        value = _plain(value, key, host.name, path)
+        value = _plain(variables[key], key, host.name, path)
+        if value is None and key in _MAPPED:
+            continue
         if target == "python" and isinstance(value, str) and value.startswith("auto"):
             continue  # Ansible's interpreter discovery: the host's default python
+        if target == "user" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # `ansible_user=1000`: INI reads even "1000" as a number
         result[target] = [value] if target == "identity" else value
     if host.groups and "tags" not in result:
         result["tags"] = list(host.groups)
     return result
+
+
+def _in_precedence(variables: dict[str, Any]) -> list[str]:
+    """The variable names in the order they are applied, the winner of a setting last:
+    Ansible's names in :data:`_MAPPED` order, then ``clusterbench_<field>``, which is meant
+    for clusterbench and beats them (whatever order the reader listed them in)."""
+    ansible = [key for key in _MAPPED if key in variables]
+    return ansible + sorted(key for key in variables if key not in _MAPPED)
 
 
 def _target(key: str, launcher: str) -> str | None:
@@ -348,6 +362,9 @@ def _target(key: str, launcher: str) -> str | None:
 
 def _launcher(connection: Any, host: str, path: Path) -> str:
     _check_template(connection, "ansible_connection", host, path)
+    if isinstance(connection, str):
+        for prefix in _CONNECTION_PREFIXES:  # ansible.builtin.ssh is ssh
+            connection = connection.removeprefix(prefix)
     if connection == "local":
         return "local"
     if connection in _SSH_CONNECTIONS:
@@ -358,6 +375,8 @@ def _launcher(connection: Any, host: str, path: Path) -> str:
 
 def _plain(value: Any, key: str, host: str, path: Path) -> Any:
     """A used variable's value: vault-encrypted values decrypted, templates refused."""
+    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:  # `!unsafe` in --list
+        value = value["__ansible_unsafe"]
     if isinstance(value, dict) and set(value) == {"__ansible_vault"}:
         from clusterbench.inventory.ansible_readers import decrypt_vault
 
@@ -379,7 +398,9 @@ def _fail(path: Path, message: str) -> NoReturn:
 
 def is_ansible_ini(path: Path) -> bool:
     """Whether *path* is an INI Ansible inventory: a ``.ini`` file, or a file that is not
-    ``.yml``/``.yaml``/``.json`` whose first line (after comments) is a ``[section]``.
+    ``.yml``/``.yaml``/``.json`` with a ``[section]`` line (at its start: a YAML document
+    cannot have one).  Ansible's stock ``/etc/ansible/hosts`` starts with ungrouped hosts
+    and comments before its first section.
 
     Parameters
     ----------
@@ -396,9 +417,7 @@ def is_ansible_ini(path: Path) -> bool:
             head = handle.read(8192).decode("utf-8", "replace")
     except OSError:
         return False
-    lines = (line.strip() for line in head.splitlines())
-    first = next((line for line in lines if line and line[0] not in "#;"), "")
-    return bool(_INI_SECTION.match(first))
+    return any(_INI_SECTION.match(line.rstrip()) for line in head.splitlines())
 
 
 def is_ansible_document(path: Path, data: Any) -> bool:
@@ -416,14 +435,19 @@ def is_ansible_document(path: Path, data: Any) -> bool:
     data
         Its YAML document.
     """
+    named = path.suffix.lower() in (".yml", ".yaml", ".json")
     if not isinstance(data, dict):
-        return data is not None and path.suffix.lower() not in (".yml", ".yaml", ".json")
-    if any(key in data for key in _CLUSTERBENCH_KEYS if key != "hosts") \
-            or isinstance(data.get("hosts"), list):
+        return data is not None and not named
+    if isinstance(data.get("hosts"), list):
         return False
-    return "all" in data or "plugin" in data or any(
-        isinstance(body, dict) and {"hosts", "children", "vars"} & set(body)
-        for body in data.values())
+    # A group may be called `cluster` or `scheduler` too: a key is ours unless its body is
+    # a group's (hosts / children / vars).
+    groups = {key for key, body in data.items()
+              if isinstance(body, dict) and {"hosts", "children", "vars"} & set(body)}
+    if any(key in data and key not in groups for key in _CLUSTERBENCH_KEYS):
+        return False
+    # `h1 x="a: b"` alone parses as a YAML mapping with nothing of ours: INI
+    return "all" in data or "plugin" in data or bool(groups) or not named
 
 
 def to_yaml(inventory: dict[str, Any]) -> str:

@@ -151,3 +151,53 @@ def test_ssh_command_line_options_are_named_as_unused(tmp_path):
             "in an ssh_config and set clusterbench_ssh_config=PATH",)
     path.write_text("[web]\nw1\n" + SCHEDULER)
     assert import_ansible(path, reader="builtin").notes == ()
+
+
+def test_connection_values_win_as_in_ansible_and_clusterbench_s_own_beat_them(tmp_path):
+    """Ansible's ssh plugin takes the later name of an option's variables (ansible_ssh_host
+    over ansible_host; checked with `ansible -vvv`); a null is unset; clusterbench_<field>
+    wins over both, whatever order a reader lists the variables in."""
+    path = tmp_path / "hosts.ini"
+    path.write_text(
+        "[web]\n"
+        "h1 ansible_ssh_host=192.0.2.7 ansible_host=192.0.2.8 ansible_ssh_port=2201 "
+        "ansible_port=2202 ansible_user=au ansible_ssh_user=su\n"
+        "h2 clusterbench_user=cbu ansible_user=au ansible_host=192.0.2.9 "
+        "clusterbench_address=192.0.2.10 ansible_private_key_file=/k/id\n"
+        "h3 ansible_user=1000 ansible_connection=ansible.builtin.ssh\n"
+        "h4 ansible_connection=ansible.builtin.local\n" + SCHEDULER)
+    hosts = {host["name"]: host for host in both(path).inventory["hosts"]}
+    assert (hosts["h1"]["address"], hosts["h1"]["port"], hosts["h1"]["user"]) == (
+        "192.0.2.7", 2201, "su")
+    assert (hosts["h2"]["address"], hosts["h2"]["user"], hosts["h2"]["identity"]) == (
+        "192.0.2.10", "cbu", ["/k/id"])
+    assert (hosts["h3"]["launcher"], hosts["h3"]["user"]) == ("ssh", "1000")
+    assert hosts["h4"]["launcher"] == "local"
+
+
+def test_nulls_and_unsafe_values_as_ansible_reads_them(tmp_path):
+    path = tmp_path / "pis.yml"
+    path.write_text("all:\n  vars: {clusterbench_scheduler_address: 127.0.0.1}\n  hosts:\n"
+                    "    n1: {ansible_port: null, ansible_ssh_private_key_file: null,"
+                    " ansible_host: 10.0.0.5}\n    n2: {ansible_user: !unsafe deploy}\n")
+    hosts = {host["name"]: host for host in both(path).inventory["hosts"]}
+    assert "port" not in hosts["n1"] and "identity" not in hosts["n1"]
+    assert hosts["n2"]["user"] == "deploy"
+
+
+@pytest.mark.parametrize("name", ["hosts", "inventory"])
+def test_the_stock_etc_ansible_hosts_layout_is_ini(tmp_path, name):
+    """Ungrouped hosts and comments before the first section (Ansible's own example)."""
+    path = tmp_path / name
+    path.write_text("# Ex 1: ungrouped hosts\ngreen.example.com\nblue.example.com\n\n"
+                    "# Ex 2: a group\n[webservers]\nalpha.example.org\n" + SCHEDULER)
+    assert [host.name for host in load_inventory(path).hosts] == [
+        "green.example.com", "blue.example.com", "alpha.example.org"]
+
+
+def test_a_yaml_group_may_be_called_cluster_or_scheduler(tmp_path):
+    path = tmp_path / "groups.yml"
+    path.write_text("cluster:\n  children:\n    nodes:\n      hosts: {n1: }\n"
+                    "scheduler:\n  hosts: {s1: }\n"
+                    "all:\n  vars: {clusterbench_scheduler_address: 127.0.0.1}\n")
+    assert sorted(host.name for host in load_inventory(path).hosts) == ["n1", "s1"]

@@ -74,6 +74,35 @@ def test_worker_command_carries_per_host_options():
         assert worker[worker.index(flag) + 1] == value
 
 
+@pytest.mark.parametrize(("python", "argv"), [
+    (None, ["python3"]),
+    ("/opt/venv/bin/python", ["/opt/venv/bin/python"]),
+    ("/usr/bin/env python3", ["/usr/bin/env", "python3"]),  # Ansible's interpreter may be so
+    ("~/venv/bin/python", ["HOME/venv/bin/python"]),  # the remote shell expands the ~
+    ("'/opt/my py/bin/python'", ["/opt/my py/bin/python"]),
+    ("/opt/$(reboot)/python", ["/opt/$(reboot)/python"]),  # nothing else is expanded
+])
+def test_the_python_is_shell_words_with_its_tilde_expanded(tmp_path, python, argv):
+    """As one quoted word, `/usr/bin/env python3` and `~/venv/bin/python` name no program."""
+    import subprocess
+
+    from clusterbench.launchers.ssh.commands import python_words
+
+    script = f'printf "%s|" {python_words(python)}'
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                         env={"HOME": str(tmp_path)}, check=True).stdout
+    assert out.split("|")[:-1] == [word.replace("HOME", str(tmp_path)) for word in argv]
+
+
+def test_worker_and_probe_commands_split_an_env_python():
+    host = parse_inventory(MIXED).hosts[0].model_copy(update={"python": "/usr/bin/env python3"})
+    command = worker_command(host, "pi1-0", "tcp://10.0.0.1:8786", "s1")
+    argv = shlex.split(command.split(" && ")[-1])
+    start = argv.index("/usr/bin/env")
+    assert argv[start:start + 4] == ["/usr/bin/env", "python3", "-m",
+                                     "distributed.cli.dask_worker"]
+
+
 def test_connect_options_check_host_keys_by_default():
     host = parse_inventory(MIXED).hosts[0]
     options = connect_options(host)

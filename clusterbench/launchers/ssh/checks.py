@@ -23,7 +23,7 @@ from clusterbench.constants import COULD_NOT_CHECK
 from clusterbench.errors import ClusterbenchError, InventoryError
 from clusterbench.inventory.safe_yaml import short
 from clusterbench.launchers.base import HostReport, Probe
-from clusterbench.launchers.ssh.commands import setup_steps
+from clusterbench.launchers.ssh.commands import python_words, setup_steps
 from clusterbench.launchers.ssh.host import SSHHost
 from clusterbench.launchers.ssh.login import login_check
 
@@ -128,7 +128,7 @@ async def examine(host: SSHHost, probe: Probe) -> HostReport:
 
     python = host.python or "python3"
     command = (" && ".join([*setup_steps(host), ""])
-               + f"{shlex.quote(python)} -c {shlex.quote(PROBE)} "
+               + f"{python_words(python)} -c {shlex.quote(PROBE)} "
                f"{probe.address} {probe.port} {','.join(CHECKED_PACKAGES)}")
     try:
         result = await asyncio.wait_for(run_remote(host, command, probe.timeout), probe.timeout)

@@ -153,6 +153,22 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
     return _tagged_command(host, session, name, blas_env(1) | host.env, worker, first)
 
 
+def python_words(python: str | None) -> str:
+    """The host's interpreter as shell words (pure): ``python: /usr/bin/env python3`` (what
+    Ansible's ``ansible_python_interpreter`` allows) is a program and its argument, and
+    ``~/venv/bin/python`` keeps its ``~`` unquoted so that the remote shell expands it.
+    Quoted as one word, either was a program that does not exist."""
+    text = python or "python3"
+    try:
+        words = shlex.split(text) or [text]
+    except ValueError:  # an unclosed quote: the text is the program's name
+        words = [text]
+    quoted = [shlex.quote(word) for word in words]
+    if words[0].startswith("~/"):
+        quoted[0] = "~/" + shlex.quote(words[0][2:])
+    return " ".join(quoted)
+
+
 def setup_steps(host: SSHHost) -> list[str]:
     """The host's setup commands as steps of an ``&&`` chain (pure).
 
@@ -171,7 +187,8 @@ def setup_steps(host: SSHHost) -> list[str]:
 def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
                     argv: list[str], first: list[str] | None = None) -> str:
     """``mkdir`` the session dir, record the shell's PID as ``<role>.pid`` (``exec`` keeps
-    it), run *first*, the host's setup commands, then exec *argv* with *env* (pure)."""
+    it), run *first*, the host's setup commands, then exec *argv* (``argv[0]`` the python,
+    :func:`python_words`) with *env* (pure)."""
     scratch = session_dir(session)
     steps = [
         f"mkdir -p {shlex.quote(scratch)}",
@@ -179,7 +196,7 @@ def _tagged_command(host: SSHHost, session: str, role: str, env: dict[str, str],
         *(first or ()),
         *setup_steps(host),
         " ".join(["exec env", *(shlex.quote(f"{k}={v}") for k, v in env.items()),
-                  shlex.join(argv)]),
+                  python_words(argv[0]), shlex.join(argv[1:])]),
     ]
     return " && ".join(steps)
 
