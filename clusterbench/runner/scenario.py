@@ -32,6 +32,7 @@ file is one line naming the file and the field (the inventory's style), and ever
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from collections.abc import Callable
@@ -129,7 +130,30 @@ def _non_empty(value: Any) -> tuple[Any, ...]:
 def _schedulers(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
-    return tuple(_one_of(SCHEDULERS)(v) for v in _non_empty(value))
+    names = tuple(_one_of(SCHEDULERS)(v) for v in _non_empty(value))
+    twice = next((name for index, name in enumerate(names) if name in names[:index]), None)
+    if twice:  # its points would be one point measured twice as often
+        raise ValueError(f"{twice!r} is listed twice")
+    return names
+
+
+def _distinct(value: Any) -> Any:
+    """Workloads whose (name, size) differ: records tell points apart by workload, size,
+    scheduler and workers, so two settings of one workload (``kernel: numpy`` next to the
+    default) were merged into one point and the run could not be read back."""
+    choices = _non_empty(value)
+    seen: dict[tuple[Any, Any], int] = {}
+    for index, choice in enumerate(choices):
+        key = ((choice.name, choice.size) if isinstance(choice, WorkloadChoice)
+               else (choice.get("name"), choice.get("size")) if isinstance(choice, dict)
+               else (choice, None))
+        if key in seen:
+            raise ValueError(
+                f"workloads[{index}] is workloads[{seen[key]}] again ({key[0]!r}, size "
+                f"{key[1]!r}): records tell points apart by workload and size, so run the "
+                "other setting as a scenario of its own and `compare` the two runs")
+        seen[key] = index
+    return choices
 
 
 def _workers_text(value: Any) -> str:
@@ -171,13 +195,18 @@ class WorkloadChoice:
     size: Annotated[str, BeforeValidator(_one_of(SIZES))]
     params: Annotated[tuple[tuple[Any, Any], ...], BeforeValidator(_params)] = ()
 
+    def __hash__(self) -> int:
+        # params may hold lists or mappings (`n_components: [2, 4]`): hashed by their JSON
+        return hash((self.name, self.size,
+                     json.dumps(self.params, sort_keys=True, default=repr)))
+
 
 @dataclass(frozen=True, config=_CONFIG)
 class Scenario:
     """A validated scenario (see module docstring for the file format)."""
 
     name: Annotated[str, BeforeValidator(_run_name)]
-    workloads: Annotated[tuple[WorkloadChoice, ...], BeforeValidator(_non_empty)]
+    workloads: Annotated[tuple[WorkloadChoice, ...], BeforeValidator(_distinct)]
     schedulers: Annotated[tuple[str, ...], BeforeValidator(_schedulers)]
     workers: Annotated[str, BeforeValidator(_workers_text)]
     repeats: Annotated[int, BeforeValidator(_at_most(10_000, _positive))] = 3

@@ -107,3 +107,39 @@ def test_a_recorded_profile_holds_for_the_resumed_repeats(tmp_path):
     environment = environment_of(scenario, inventory_from(None), connection)
     resumed = scenario_from_environment(json.loads(json.dumps(environment)), tmp_path)
     assert resumed.profile and resumed.workloads == scenario.workloads
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"workloads": ["montecarlo", {"name": "montecarlo", "params": {"kernel": "numpy"}}],
+      "size": "tiny"},
+     "s.yml: field 'workloads': workloads[1] is workloads[0] again ('montecarlo', size "
+     "'tiny'): records tell points apart by workload and size, so run the other setting as "
+     "a scenario of its own and `compare` the two runs"),
+    ({"workloads": ["montecarlo"], "schedulers": ["synchronous", "threads", "synchronous"]},
+     "s.yml: field 'schedulers': 'synchronous' is listed twice"),
+    ({"workloads": ["montecarlo"], "schedulers": "threads,threads"},
+     "s.yml: field 'schedulers': 'threads' is listed twice"),
+])
+def test_a_point_listed_twice_is_refused(data, message):
+    """Two settings of one workload became one point of twice the repeats, and report,
+    compare and export then refused the run as copied lines."""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data, "s.yml")
+    assert str(info.value) == message
+
+
+def test_one_workload_in_two_sizes_is_two_points():
+    scenario = parse_scenario({"workloads": [{"name": "montecarlo", "size": "tiny"},
+                                             {"name": "montecarlo", "size": "small"}]})
+    assert [w.size for w in scenario.workloads] == ["tiny", "small"]
+
+
+def test_list_and_mapping_params_keep_a_choice_hashable():
+    """`n_components: [2, 4]` passed the params check, then the runner's dict of prepared
+    choices raised `unhashable type: 'list'`."""
+    first = WorkloadChoice("gridsearch.pipeline", "tiny", {"n_components": [2, 4]})
+    again = WorkloadChoice("gridsearch.pipeline", "tiny", {"n_components": [2, 4]})
+    other = WorkloadChoice("gridsearch.pipeline", "tiny", {"n_components": [2, 5]})
+    prepared = {first: 1}
+    assert prepared[again] == 1 and other not in prepared
+    assert hash(WorkloadChoice("x", "tiny", {"opts": {"a": 1}})) is not None
