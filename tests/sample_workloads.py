@@ -111,3 +111,13 @@ def _serial_seen(data: list[int], ctx) -> _Seen:  # noqa: ANN001
 
 # Records the serial time the runner hands each point (ctx.serial_seconds) in its metrics.
 SERIAL_SEEN = Workload("serial-seen", _prepare, _serial_seen, _equal, SIZES, "serial time seen")
+
+
+def _exit_in_parallel(data: list[int], ctx) -> int:  # noqa: ANN001
+    if ctx.workers == 2:
+        raise SystemExit(3)  # what a user's script-turned-workload may do
+    return _square_sum(data, ctx)
+
+
+# Calls sys.exit(3) at 2 workers: a failed point, not the end of the sweep.
+EXITS = Workload("exits", _prepare, _exit_in_parallel, _equal, SIZES, "exits at 2 workers")

@@ -59,7 +59,9 @@ def _write_html(path: Path, table, run_a: RunStore, run_b: RunStore,  # noqa: AN
     """``--html FILE``: the same comparison as a self-contained page."""
     from clusterbench.analysis.compare import MIN_REPEATS
     from clusterbench.report.compare import write_compare_html
+    from clusterbench.results.store import refuse_overwriting
 
+    refuse_overwriting(path, "--html", run_a, run_b)
     try:
         write_compare_html(path, table, run_a.directory.name, run_b.directory.name, threshold,
                            MIN_REPEATS, differences, notes)

@@ -81,9 +81,10 @@ def report(args: argparse.Namespace) -> int:
     from clusterbench.results.store import RunStore
 
     run_dir = Path(args.run_dir)
-    RunStore.existing(run_dir).measured()  # before anything is redrawn over the old report
+    store = RunStore.existing(run_dir)
+    store.measured()  # before anything is redrawn over the old report; sets a torn line aside
     built = build_report(run_dir)
-    warn_torn(built.torn)
+    warn_torn(store.torn or built.torn)
     warn_unwritten(built.warnings)
     print_run_summary(built.summary, built.fits, out(), err())
     written = [p.name for p in built.files if p not in built.unwritten]

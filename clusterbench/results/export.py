@@ -20,7 +20,7 @@ from typing import Any
 
 from clusterbench.errors import UsageError
 from clusterbench.results.record import Record
-from clusterbench.results.store import RunStore
+from clusterbench.results.store import RunStore, refuse_overwriting
 from clusterbench.suggest import did_you_mean
 
 FORMATS = ("pytest-benchmark", "csv", "parquet")
@@ -73,6 +73,7 @@ def export_run(run_dir: str | Path, fmt: str, output: str | Path) -> Export:
     """
     check_format(fmt)
     store = open_run(run_dir)
+    refuse_overwriting(output, "-o", store)
     records = store.measured()
     torn = [store.torn] if store.torn else []
     path = Path(output)

@@ -25,6 +25,25 @@ ENVIRONMENT = "environment.json"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def refuse_overwriting(output: str | Path, option: str, *stores: RunStore) -> None:
+    """Refuse an *output* path that is one of the measured files of *stores*' runs (their
+    records, environment or set-aside torn line): ``export RUN -o RUN/records.jsonl``
+    replaced the measurements with their own export.
+
+    Raises
+    ------
+    clusterbench.errors.UsageError
+        Naming the option and the file.
+    """
+    target = Path(output).resolve()
+    for store in stores:
+        owned = {(store.directory / name).resolve()
+                 for name in (RECORDS, ENVIRONMENT, RECORDS + ".torn")}
+        if target in owned:
+            raise UsageError(f"{option} {output}: that is the run's own {target.name}; "
+                             "write the output somewhere else")
+
+
 def new_run_id(label: str) -> str:
     """``<UTC timestamp>-<label>``, sortable and unique enough for one machine."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -57,9 +76,20 @@ class RunStore:
 
     @classmethod
     def create(cls, results_dir: Path, run_id: str) -> RunStore:
-        """Make ``results_dir/run_id`` (must not exist yet)."""
+        """Make ``results_dir/run_id`` (must not exist yet).
+
+        Raises
+        ------
+        clusterbench.errors.ClusterbenchError
+            One line when it cannot be made (a file in the way, a read-only place).
+        """
         directory = Path(results_dir) / run_id
-        directory.mkdir(parents=True, exist_ok=False)
+        try:
+            directory.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise ClusterbenchError(f"{results_dir}: cannot make the run directory {run_id} "
+                                    f"there ({exc.strerror or exc}); choose another "
+                                    "--results-dir") from None
         return cls(directory)
 
     def append(self, record: Record) -> None:
@@ -213,7 +243,21 @@ class RunStore:
             raise ClusterbenchError(f"{path}: not valid JSON ({_reason(exc)})") from None
         if not isinstance(data, dict):
             raise ClusterbenchError(f"{path}: not a JSON object (the run's environment)")
+        for key, kind in _ENVIRONMENT_SHAPES.items():  # what report, compare, resume index
+            value = data.get(key)
+            if value is not None and not isinstance(value, kind):
+                raise ClusterbenchError(
+                    f"{path}: field {key!r} must be a JSON {_JSON_NAMES[kind]}, got "
+                    f"{_JSON_NAMES.get(type(value), type(value).__name__)} (hand-edited?)")
         return data
+
+
+#: The shape of environment.json's fields that the readers index (None is "not recorded").
+_ENVIRONMENT_SHAPES: dict[str, type] = {
+    "packages": dict, "calibration": dict, "scenario": dict, "inventory": dict, "hosts": dict,
+    "blas": list, "cores": int, "schema_version": int}
+_JSON_NAMES: dict[type, str] = {dict: "object", list: "array", int: "number",
+                                str: "string", float: "number", bool: "true/false"}
 
 
 def _write_all(fh: Any, data: bytes) -> None:

@@ -184,6 +184,8 @@ def run_guarded(work: Callable[[], T], deadline: Deadline, what: str,
             cancel()
             done.wait(CANCEL_GRACE_SECONDS)
             raise DeadlineExceeded(what, deadline)
+    if isinstance(outcome.get("error"), SystemExit):  # not the end of the sweep: a failure
+        raise RuntimeError(f"the workload called sys.exit({outcome['error'].code!r})")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]

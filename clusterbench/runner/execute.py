@@ -481,8 +481,8 @@ class Sweep:
                     serial = time.perf_counter() - started
             except ClusterbenchError:
                 raise
-            except Exception as exc:  # params passed the check yet prepare refused: a failed
-                # point (recorded by _open_point), not a traceback that ends the sweep
+            except (Exception, SystemExit) as exc:  # prepare refused, or the workload
+                # exited: a failed point (recorded by _open_point), not the end of the sweep
                 raise ClusterbenchError(f"preparing the inputs or the serial reference "
                                         f"failed: {type(exc).__name__}: {exc}") from exc
             self._prepared[choice] = _Prepared(workload, data, reference,

@@ -367,6 +367,8 @@ def _parse_counts(text: str, maximum: int) -> tuple[list[int], int | None]:
         raise ValueError(f"expected counts like '1,2,4..max' or '1,2', got {text!r}") from None
     if not numbers or any(n < 1 for n in numbers):
         raise ValueError(f"counts must be positive, got {text!r}")
+    if end is not None and tail != "max" and end < numbers[-1]:  # `4..2` ran 2 (or 2 and 4)
+        raise ValueError(f"the range ends at {end}, below its start {numbers[-1]}, in {text!r}")
     return numbers, end
 
 
@@ -381,7 +383,12 @@ def skipped_counts(text: str, maximum: int) -> list[int]:
 
 
 def _count(part: str, maximum: int) -> int:
-    return maximum if part == "max" else int(part)
+    """``max`` or ASCII digits (int() also took `1_0` as 10 and fullwidth digits)."""
+    if part == "max":
+        return maximum
+    if not re.fullmatch(r"-?[0-9]+", part):
+        raise ValueError(part)
+    return int(part)
 
 
 def _progression(numbers: list[int], end: int, maximum: int) -> list[int]:

@@ -26,7 +26,8 @@ def test_expand_workers(text, maximum, expected):
     assert expand_workers(text, maximum) == expected
 
 
-@pytest.mark.parametrize("text", ["one,two", "0,1", "1,,x..max", ""])
+@pytest.mark.parametrize("text", ["one,two", "0,1", "1,,x..max", "", "4..2", "1_0",
+                                  "\uff11,\uff12", "2,4..3"])
 def test_expand_workers_rejects(text):
     with pytest.raises(ScenarioError, match="field 'workers'"):
         expand_workers(text, 4)

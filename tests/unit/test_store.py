@@ -143,3 +143,54 @@ def test_a_plot_that_fails_is_a_warning_and_the_rest_is_written(tmp_path, monkey
     assert built.unwritten == (built.efficiency_png,)
     assert all(p.exists() for p in built.files if p != built.efficiency_png)
     assert (store.directory / RECORDS).read_bytes() == before
+
+
+def test_the_report_command_says_it_set_a_torn_line_aside(tmp_path, capsys):
+    """`report` first read the records on a store of its own: the line was set aside
+    there, and the report's store then saw nothing torn and said nothing."""
+    import argparse
+
+    from clusterbench.commands.run import report
+
+    store = store_with(tmp_path, record(1, 2.0), record(2, 1.0))
+    with open(store.directory / RECORDS, "a", encoding="utf-8") as fh:
+        fh.write('{"run_id": "r", "work')
+    assert report(argparse.Namespace(run_dir=str(store.directory))) == 0
+    assert "last line was torn" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_results_dir_that_cannot_hold_runs_is_one_line(tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    with pytest.raises(ClusterbenchError, match=r"afile: cannot make the run directory r "
+                                                r"there \(Not a directory\); choose another "
+                                                r"--results-dir$"):
+        RunStore.create(blocker, "r")
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("packages", ["dask"], "field 'packages' must be a JSON object, got array"),
+    ("calibration", "x", "field 'calibration' must be a JSON object, got string"),
+    ("scenario", 3, "field 'scenario' must be a JSON object, got number"),
+    ("cores", "two", "field 'cores' must be a JSON number, got string"),
+])
+def test_a_misshapen_environment_is_one_line(tmp_path, field, value, said):
+    """compare, report and resume indexed these fields and ended in tracebacks."""
+    import json
+
+    store = store_with(tmp_path, record(1, 2.0))
+    (store.directory / "environment.json").write_text(json.dumps({field: value, "hosts": None}))
+    with pytest.raises(ClusterbenchError) as info:
+        store.environment()
+    assert str(info.value) == f"{store.directory}/environment.json: {said} (hand-edited?)"
+
+
+@pytest.mark.parametrize("name", [RECORDS, "environment.json", RECORDS + ".torn"])
+def test_an_output_over_the_runs_own_files_is_refused(tmp_path, name):
+    from clusterbench.errors import UsageError
+    from clusterbench.results.store import refuse_overwriting
+
+    store = store_with(tmp_path, record(1, 2.0))
+    with pytest.raises(UsageError, match=rf"-o .*{name}: that is the run's own {name}"):
+        refuse_overwriting(store.directory / name, "-o", store)
+    refuse_overwriting(store.directory / "export.csv", "-o", store)  # next to them is fine

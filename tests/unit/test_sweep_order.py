@@ -111,6 +111,17 @@ def test_serial_estimate_prefers_the_measured_time():
         assert ExecutionContext("threads", 2, serial_seconds=unknown).serial_estimate(3.2) == 3.2
 
 
+def test_a_workload_that_calls_sys_exit_fails_its_point_and_the_sweep_goes_on(tmp_path):
+    """sys.exit(3) inside a repeat ended clusterbench with exit 3 and no word."""
+    _, records, _, _ = sweep(tmp_path, workloads=["tests.sample_workloads:EXITS",
+                                                  "tests.sample_workloads:SQUARES"], repeats=1)
+    failed = [r for r in records if r.error]
+    assert failed and all(r.workers == 2 and r.workload.endswith("EXITS") for r in failed)
+    assert all("the workload called sys.exit(3)" in r.error for r in failed)
+    assert {r.workload for r in records if r.verified} == {
+        "tests.sample_workloads:EXITS", "tests.sample_workloads:SQUARES"}
+
+
 PLANNED = {"w0": "tcp://a:1", "w1": "tcp://b:1"}
 
 
