@@ -151,9 +151,21 @@ class RunStore:
             ``records.jsonl`` holds no record (an empty table would overwrite a report).
         """
         records = self.records()
-        path = self.directory / RECORDS
         if not records:
-            raise UsageError(f"{path}: no records (nothing was measured yet); nothing to read")
+            raise UsageError(f"{self.directory / RECORDS}: no records (nothing was measured "
+                             "yet); nothing to read")
+        return self.consistent(records)
+
+    def consistent(self, records: list[Record]) -> list[Record]:
+        """*records* when they are one run's, each point's repeat once (``run --resume``
+        checks too: it counted a copied line as a repeat done and redrew n=3 of 2).
+
+        Raises
+        ------
+        clusterbench.errors.UsageError
+            Records of several runs, or a line copied twice.
+        """
+        path = self.directory / RECORDS
         runs = sorted({record.run_id for record in records})
         if len(runs) > 1:  # two files concatenated: every point's n and interval would be off
             raise UsageError(f"{path}: records of {len(runs)} runs ({', '.join(runs[:3])}) in "

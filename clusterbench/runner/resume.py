@@ -148,7 +148,7 @@ def resume_plan(run_dir: Path | str) -> ResumePlan:
     except ValueError as exc:
         raise ClusterbenchError(f"{run_dir / ENVIRONMENT}: not valid JSON ({exc})") from None
     scenario = scenario_from_environment(environment, run_dir)
-    records = store.records() if (run_dir / RECORDS).exists() else []
+    records = store.consistent(store.records()) if (run_dir / RECORDS).exists() else []
     inventory = environment.get("inventory") or {}
     return ResumePlan(
         run_dir=run_dir, environment=environment, scenario=scenario,

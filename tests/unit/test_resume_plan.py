@@ -59,3 +59,24 @@ def test_a_changed_worker_set_is_missing_and_a_done_repeat_is_not(tmp_path):
                        _record("distributed", 0, worker_set_changed=True),
                        _record("distributed", 1))
     assert _missing(run_dir) == [("synchronous", 1), ("distributed", 0)]
+
+
+def test_a_copied_or_foreign_line_is_refused_before_resuming(tmp_path):
+    """resume read the records without report's checks: a copied line counted as a repeat
+    done, and the redrawn summary said n=3 for two repeats."""
+    import dataclasses
+
+    import pytest
+
+    from clusterbench.errors import UsageError
+
+    first = _record("synchronous", 0)
+    (tmp_path / "copied").mkdir()
+    (tmp_path / "foreign").mkdir()
+    run_dir = _run_dir(tmp_path / "copied", first, _record("synchronous", 1), first)
+    with pytest.raises(UsageError, match="record 3 repeats record 1 .*copied twice"):
+        resume_plan(run_dir)
+    foreign = dataclasses.replace(first, run_id="other", repeat=1, round=1)
+    run_dir = _run_dir(tmp_path / "foreign", first, foreign)
+    with pytest.raises(UsageError, match="records of 2 runs"):
+        resume_plan(run_dir)
