@@ -8,7 +8,7 @@ from pathlib import Path
 from clusterbench.cluster.security import Credentials, wants_tls
 from clusterbench.cluster.spec import scheduler_address, scheduler_host, scheduler_options
 from clusterbench.inventory.model import Inventory
-from clusterbench.launchers.base import SpecContext
+from clusterbench.launchers.base import SpecContext, host_port
 from clusterbench.launchers.registry import launcher_of
 
 PLACEHOLDER_SESSION = "DRYRUN"
@@ -20,7 +20,7 @@ def describe(inventory: Inventory, insecure: bool = False) -> Iterator[tuple[str
     address = scheduler_address(inventory)
     port = inventory.scheduler.port or "PORT"
     tls = wants_tls(inventory, insecure)
-    scheduler = f"{'tls' if tls else 'tcp'}://{address}:{port}"
+    scheduler = f"{'tls' if tls else 'tcp'}://{host_port(address, port)}"
     # The real files are made by `up`; the dry run shows where they will be.
     credentials = Credentials(Path("STATE_DIR") / f"tls-{inventory.cluster}-"
                               f"{PLACEHOLDER_SESSION}") if tls else None

@@ -214,3 +214,11 @@ class Launcher:
 def blas_env(threads: int) -> dict[str, str]:
     """Environment that caps BLAS/OpenMP at *threads* per worker thread (set before import)."""
     return {name: str(threads) for name in BLAS_ENV}
+
+
+def host_port(host: str, port: int | str) -> str:
+    """``host:port``, an IPv6 address in brackets (``[2001:db8::1]:0``), as distributed
+    writes and parses addresses."""
+    from distributed.comm.addressing import unparse_host_port
+
+    return f"{unparse_host_port(host.strip('[]'), None)}:{port}"  # port may be "PORT"

@@ -170,3 +170,17 @@ def test_a_yaml_block_of_setup_commands_runs_line_by_line(shell, tmp_path):
     done = subprocess.run([shell, "-c", chain + ' && echo "$A$B$C"'], capture_output=True,
                           text=True, timeout=30)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "123", "")
+
+
+def test_ipv6_addresses_are_bracketed_where_a_port_follows():
+    """`tls://::1:PORT` and `--dashboard-address 2001:db8::1:0` named no address."""
+    from clusterbench.launchers.base import host_port
+
+    assert host_port("2001:db8::1", 0) == "[2001:db8::1]:0"
+    assert host_port("[::1]", "PORT") == "[::1]:PORT"
+    assert host_port("10.0.0.1", 8786) == "10.0.0.1:8786"
+    host = parse_inventory(MIXED).hosts[0].model_copy(update={"address": "2001:db8::11"})
+    argv = shlex.split(worker_command(host, "pi1-0", "tls://[2001:db8::1]:8786",
+                                      "s1").split(" && ")[-1])
+    assert argv[argv.index("--dashboard-address") + 1] == "[2001:db8::11]:0"
+    assert argv[argv.index("--host") + 1] == "2001:db8::11"

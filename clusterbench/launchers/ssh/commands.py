@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from clusterbench.launchers.base import blas_env
+from clusterbench.launchers.base import blas_env, host_port
 from clusterbench.launchers.ssh.host import SSHHost
 
 REMOTE_ROOT = "/tmp/clusterbench"  # per-session scratch on every host; its path tags our processes
@@ -142,7 +142,7 @@ def worker_command(host: SSHHost, name: str, scheduler: str, session: str,
         "--name", name,
         "--nthreads", str(host.threads),
         "--memory-limit", str(host.memory if host.memory is not None else 0),
-        "--no-nanny", "--no-dashboard", "--dashboard-address", f"{address}:0",
+        "--no-nanny", "--no-dashboard", "--dashboard-address", host_port(address, 0),
         "--host", address,
         "--local-directory", f"{session_dir(session)}/{name}",
         "--death-timeout", str(DEATH_TIMEOUT_SECONDS),
@@ -211,7 +211,7 @@ def scheduler_command(host: SSHHost, address: str, port: int, dashboard: int | N
     dashboard, or health/metrics with the dashboard off) binds to *dashboard_host*
     (loopback of that host unless the inventory says otherwise).
     """
-    board = ["--dashboard-address", f"{dashboard_host}:{dashboard or 0}"]
+    board = ["--dashboard-address", host_port(dashboard_host, dashboard or 0)]
     if dashboard is None:
         board.append("--no-dashboard")
     transport = ["--protocol", "tls", *tls_args(session, True)] if tls else []
