@@ -40,10 +40,10 @@ def _records(results: Path) -> list[dict]:
     return [json.loads(line) for line in files[0].read_text().splitlines() if line.strip()]
 
 
-def _scenario(tmp_path: Path, **fields) -> Path:  # noqa: ANN003 - scenario fields
+def _scenario(tmp_path: Path, params: dict | None = None, **fields) -> Path:  # noqa: ANN003
     # min_task_seconds 0: 4 tasks per worker whatever this machine's calibrated overhead (on
     # a slow machine tiny's 400 paths made one task, and one of the 2 workers sat idle)
-    montecarlo = {"name": "montecarlo", "params": {"min_task_seconds": 0}}
+    montecarlo = {"name": "montecarlo", "params": {"min_task_seconds": 0} | (params or {})}
     data = {"name": "faults", "size": "tiny", "workloads": [montecarlo],
             "schedulers": ["distributed"], "workers": "1,2", "repeats": 3, "warmup": 1} | fields
     path = tmp_path / "faults.yml"
@@ -117,7 +117,9 @@ def lab(request, tmp_path_factory):
 @pytest.mark.root
 def test_throttled_host_hits_the_deadline_and_the_sweep_goes_on(lab, tmp_path):
     results = tmp_path / "results"
-    scenario = _scenario(tmp_path, timeout=6)
+    # One task per worker: a task runs on its worker from the start, so pi1 cannot steal
+    # pi2's work and finish the repeat in time (with 4 each it did, on a fast machine).
+    scenario = _scenario(tmp_path, params={"tasks_per_worker": 1}, timeout=6)
     run = _start_run(str(scenario), "-i", lab.inventory, "--results-dir", str(results))
     quota = _cpu_cgroup(lab, "pi2") / "cpu.cfs_quota_us"
     normal = quota.read_text().strip()
