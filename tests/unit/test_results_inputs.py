@@ -51,6 +51,10 @@ def run_dir(tmp_path, *lines: str, end: str = "\n"):
     (json.dumps({k: v for k, v in good().items() if k != "seconds"}),
      "field 'seconds' is missing"),
     (json.dumps(good(schema_version=99)), "schema version 99 is newer than this clusterbench"),
+    # the report indexed both levels (AttributeError) and turned counts into floats
+    (json.dumps(good(worker_activity={"w1": 5})),
+     "field 'worker_activity': worker 'w1': must map figures to numbers"),
+    (json.dumps(good(workers=10**400)), "field 'workers': must be at most 1,000,000,000,000"),
 ])
 def test_a_bad_record_names_its_line_and_field(tmp_path, line, message):
     store = run_dir(tmp_path, json.dumps(good()), line, json.dumps(good(repeat=1)))
