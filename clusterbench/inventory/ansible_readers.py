@@ -80,7 +80,7 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
         ended = ("did not finish" if exc.returncode is None  # timed out: killed
                  else f"exited {exc.returncode}")
         raise InventoryError(one_line(
-            f"{path}: ansible-inventory {ended}: {_ansible_tail(exc.stderr)} "
+            f"{path}: ansible-inventory {ended}: {_ansible_tail(exc.stderr, path)} "
             f"(command: {exc.command})")) from exc
     try:
         listing = json.loads(text)
@@ -155,8 +155,19 @@ def decrypt_vault(ciphertext: str, where: str) -> str:
                 f"{_ansible_tail(exc.stderr)} (set ANSIBLE_VAULT_PASSWORD_FILE)")) from exc
 
 
-def _ansible_tail(stderr: str) -> str:
-    """The last two distinct lines of Ansible's error output that say something."""
+_PLUGIN_FAILED = re.compile(r"Failed to parse inventory with '(\w+)' plugin: (.+)")
+
+
+def _ansible_tail(stderr: str, path: Path | None = None) -> str:
+    """What went wrong, from Ansible's error output: for a file, the reason of the plugin
+    that reads its kind (``yaml`` for .yml/.yaml/.json, else ``ini``: Ansible tries every
+    plugin and the last, the INI fallback's complaint about YAML text, hid the real
+    one), else the last two distinct lines that say something."""
+    if path is not None:
+        wanted = "yaml" if path.suffix.lower() in YAML_EXTENSIONS else "ini"
+        for match in _PLUGIN_FAILED.finditer(stderr):
+            if match.group(1) == wanted:
+                return f"{wanted} plugin: {match.group(2).strip()}"
     lines = [line.strip() for line in stderr.splitlines()]
     kept = [line for line in lines if line and not line.startswith(("Origin:", "<<<", "^"))]
     return " | ".join(list(dict.fromkeys(kept))[-2:]) or "(no output)"

@@ -212,3 +212,14 @@ def test_a_typo_d_range_is_refused_before_anything_expands_it(tmp_path, monkeypa
     with pytest.raises(InventoryError, match=r"host range .*node\[0:99999999\].* expands to "
                                              r"more than 10,000 hosts"):
         load_inventory(path)
+
+
+def test_ansible_inventory_s_error_is_the_yaml_plugin_s_for_a_yaml_file(tmp_path, monkeypatch):
+    """ansible-inventory tries every plugin; its last words were the INI fallback's
+    complaint about YAML text, which hid the real reason."""
+    _reader(monkeypatch, "ansible")
+    path = tmp_path / "num.yml"
+    path.write_text("all:\n  hosts:\n    10:\n")
+    with pytest.raises(InventoryError, match=r"ansible-inventory exited 1: yaml plugin: Host "
+                                             r"pattern 10 must be a string"):
+        load_inventory(path)
