@@ -106,8 +106,9 @@ class Record:
         if kept.get("schema_version", SCHEMA_VERSION) < 2:
             kept.setdefault("order_points", "blocked")  # schema 1 ran every point in one block
         record = cls(**kept)
-        if record.counts and not math.isfinite(record.seconds):
-            raise ValueError(f"field 'seconds': a verified repeat needs a time, got "
+        if record.counts and not (math.isfinite(record.seconds) and record.seconds > 0):
+            # 0 made the speedup infinite (a report of "inf%" and numpy warnings)
+            raise ValueError(f"field 'seconds': a verified repeat needs a time above 0, got "
                              f"{_shown(record.seconds)}")
         return record
 
@@ -134,6 +135,8 @@ def _text_or_null(value: Any) -> str | None:
     return None if value is None or isinstance(value, str) else "must be a string or null"
 
 
+#: Longest duration a record may hold: sums of 1e308 overflowed to inf in the report.
+MAX_SECONDS = 1e9
 #: Largest count a record may hold (`workers: 1` and 400 zeros overflowed the report's
 #: floats); far beyond any cluster or sweep.
 MAX_COUNT = 10**12
@@ -153,7 +156,9 @@ def _seconds(value: Any) -> str | None:
         return "must be a number of seconds"
     if math.isnan(value):
         return None
-    return None if math.isfinite(value) and value >= 0 else "must be finite and not negative"
+    if not (math.isfinite(value) and value >= 0):
+        return "must be finite and not negative"
+    return None if value <= MAX_SECONDS else f"must be at most {MAX_SECONDS:.0e} (31 years)"
 
 
 def _flag(value: Any) -> str | None:
