@@ -144,6 +144,10 @@ def environment_differences(env_a: Mapping[str, Any], env_b: Mapping[str, Any]) 
         (commit and uncommitted changes) and the machine's measured speed and
         capacity from the runs' calibrations.  Empty when nothing differs.
     """
+    missing = [label for label, env in (("first", env_a), ("second", env_b)) if not env]
+    if missing:  # one line, not every field "vs None"
+        return [f"environment: the {' and '.join(missing)} run has no environment.json, so "
+                "its machine, packages and calibration cannot be compared"]
     lines = [f"{name}: {env_a.get(name)} vs {env_b.get(name)}" for name in MACHINE_FIELDS
              if env_a.get(name) != env_b.get(name)]
     lines += _mapping_differences("package", env_a.get("packages", {}), env_b.get("packages", {}))

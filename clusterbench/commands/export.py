@@ -15,7 +15,7 @@ def export(args: argparse.Namespace) -> int:
     """Write the run to ``-o``; what was left out and what was written go to stderr."""
     written = export_run(args.run_dir, args.format, args.output)
     for note in written.notes:
-        err().print(f"[yellow]note:[/] {escape(note)}")
+        err().print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)  # one line a note
     unit = "benchmark(s), one per point" if args.format == "pytest-benchmark" else \
         "row(s), one per repeat"
     out().print(f"wrote {escape(str(written.path))} ({written.rows} {unit})")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
 from clusterbench.errors import CommandError, InventoryError
-from clusterbench.inventory.ansible_ini import IniParser, parse_yaml_groups
+from clusterbench.inventory.ansible_ini import MAX_RANGE, IniParser, parse_yaml_groups
 from clusterbench.inventory.ansible_model import AnsibleData, VarsFiles
 from clusterbench.inventory.ansible_patterns import select
 from clusterbench.inventory.safe_yaml import _read_text, one_line, read_yaml, short
@@ -65,6 +66,10 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
     InventoryError
         One line naming the file, with the command, its exit code and stderr's tail.
     """
+    oversized = _oversized_range(path)
+    if oversized:  # ansible-inventory would expand it for minutes before its timeout
+        raise InventoryError(one_line(f"{path}: host range {short(oversized)} expands to more "
+                                      f"than {MAX_RANGE:,} hosts"))
     settings = [f"{key}={value}" for key, value in ANSIBLE_ENV.items() if key not in os.environ]
     command = ["env", *settings, program, "-i", str(path), "--list"]
     if limit is not None:
@@ -75,7 +80,7 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
         ended = ("did not finish" if exc.returncode is None  # timed out: killed
                  else f"exited {exc.returncode}")
         raise InventoryError(one_line(
-            f"{path}: ansible-inventory {ended}: {_ansible_tail(exc.stderr)} "
+            f"{path}: ansible-inventory {ended}: {_ansible_tail(exc.stderr, path)} "
             f"(command: {exc.command})")) from exc
     try:
         listing = json.loads(text)
@@ -85,6 +90,30 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
     if not isinstance(listing, dict):
         raise InventoryError(one_line(f"{path}: ansible-inventory printed {short(listing)}"))
     return listing
+
+
+_RANGE_TOKEN = re.compile(r"\S*\[(?:[0-9]+:[0-9]+|[a-zA-Z]:[a-zA-Z])(?::[0-9]+)?\]\S*")
+_RANGE_PART = re.compile(r"\[(?:([0-9]+):([0-9]+)|([a-zA-Z]):([a-zA-Z]))(?::([0-9]+))?\]")
+
+
+def _oversized_range(path: Path) -> str | None:
+    """The first host pattern of a file (not a directory) whose ranges expand past
+    :data:`MAX_RANGE` hosts (``node[0:99999999]``, a typo), or None; the built-in reader
+    refuses it while parsing, ansible-inventory only after expanding it."""
+    try:
+        if not path.is_file() or path.stat().st_size > 10_000_000:
+            return None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for token in _RANGE_TOKEN.findall(text):
+        count = 1
+        for low, high, first, last, step in _RANGE_PART.findall(token):
+            span = (int(high) - int(low) if low else ord(last.lower()) - ord(first.lower()))
+            count *= max(1, span // max(1, int(step or 1)) + 1)
+        if count > MAX_RANGE:
+            return token
+    return None
 
 
 def decrypt_vault(ciphertext: str, where: str) -> str:
@@ -126,8 +155,19 @@ def decrypt_vault(ciphertext: str, where: str) -> str:
                 f"{_ansible_tail(exc.stderr)} (set ANSIBLE_VAULT_PASSWORD_FILE)")) from exc
 
 
-def _ansible_tail(stderr: str) -> str:
-    """The last two distinct lines of Ansible's error output that say something."""
+_PLUGIN_FAILED = re.compile(r"Failed to parse inventory with '(\w+)' plugin: (.+)")
+
+
+def _ansible_tail(stderr: str, path: Path | None = None) -> str:
+    """What went wrong, from Ansible's error output: for a file, the reason of the plugin
+    that reads its kind (``yaml`` for .yml/.yaml/.json, else ``ini``: Ansible tries every
+    plugin and the last, the INI fallback's complaint about YAML text, hid the real
+    one), else the last two distinct lines that say something."""
+    if path is not None:
+        wanted = "yaml" if path.suffix.lower() in YAML_EXTENSIONS else "ini"
+        for match in _PLUGIN_FAILED.finditer(stderr):
+            if match.group(1) == wanted:
+                return f"{wanted} plugin: {match.group(2).strip()}"
     lines = [line.strip() for line in stderr.splitlines()]
     kept = [line for line in lines if line and not line.startswith(("Origin:", "<<<", "^"))]
     return " | ".join(list(dict.fromkeys(kept))[-2:]) or "(no output)"

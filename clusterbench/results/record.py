@@ -106,8 +106,9 @@ class Record:
         if kept.get("schema_version", SCHEMA_VERSION) < 2:
             kept.setdefault("order_points", "blocked")  # schema 1 ran every point in one block
         record = cls(**kept)
-        if record.counts and not math.isfinite(record.seconds):
-            raise ValueError(f"field 'seconds': a verified repeat needs a time, got "
+        if record.counts and not (math.isfinite(record.seconds) and record.seconds > 0):
+            # 0 made the speedup infinite (a report of "inf%" and numpy warnings)
+            raise ValueError(f"field 'seconds': a verified repeat needs a time above 0, got "
                              f"{_shown(record.seconds)}")
         return record
 
@@ -134,10 +135,18 @@ def _text_or_null(value: Any) -> str | None:
     return None if value is None or isinstance(value, str) else "must be a string or null"
 
 
+#: Longest duration a record may hold: sums of 1e308 overflowed to inf in the report.
+MAX_SECONDS = 1e9
+#: Largest count a record may hold (`workers: 1` and 400 zeros overflowed the report's
+#: floats); far beyond any cluster or sweep.
+MAX_COUNT = 10**12
+
+
 def _count(least: int) -> Any:
     def check(value: Any) -> str | None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
-        return None if ok else f"must be an integer of at least {least}"
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+            return f"must be an integer of at least {least}"
+        return None if value <= MAX_COUNT else f"must be at most {MAX_COUNT:,}"
     return check
 
 
@@ -147,7 +156,9 @@ def _seconds(value: Any) -> str | None:
         return "must be a number of seconds"
     if math.isnan(value):
         return None
-    return None if math.isfinite(value) and value >= 0 else "must be finite and not negative"
+    if not (math.isfinite(value) and value >= 0):
+        return "must be finite and not negative"
+    return None if value <= MAX_SECONDS else f"must be at most {MAX_SECONDS:.0e} (31 years)"
 
 
 def _flag(value: Any) -> str | None:
@@ -161,6 +172,19 @@ def _names(value: Any) -> str | None:
 
 def _mapping(value: Any) -> str | None:
     return None if isinstance(value, dict) else "must be a mapping"
+
+
+def _activity(value: Any) -> str | None:
+    """``{worker: {figure: number}}`` (:func:`clusterbench.runner.workerset.worker_activity`):
+    the report indexes both levels and formats the numbers."""
+    if not isinstance(value, dict):
+        return "must be a mapping"
+    for name, figures in value.items():
+        if not isinstance(figures, dict) or not all(
+                isinstance(number, int | float) and not isinstance(number, bool)
+                for number in figures.values()):
+            return f"worker {str(name)[:40]!r}: must map figures to numbers"
+    return None
 
 
 def _scale(value: Any) -> str | None:
@@ -178,6 +202,6 @@ _CHECKS = {
     "params": _mapping, "metrics": _mapping, "timestamp": _text, "baseline": _text_or_null,
     "round": _count(0), "position": _count(0), "order_points": _text, "attempt": _count(0),
     "executed_workers": _names, "worker_set_changed": _flag, "worker_set_note": _text,
-    "scaling": _text, "scale": _scale, "worker_activity": _mapping,
+    "scaling": _text, "scale": _scale, "worker_activity": _activity,
     "schema_version": _count(1),
 }

@@ -201,3 +201,25 @@ def test_a_yaml_group_may_be_called_cluster_or_scheduler(tmp_path):
                     "scheduler:\n  hosts: {s1: }\n"
                     "all:\n  vars: {clusterbench_scheduler_address: 127.0.0.1}\n")
     assert sorted(host.name for host in load_inventory(path).hosts) == ["n1", "s1"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_typo_d_range_is_refused_before_anything_expands_it(tmp_path, monkeypatch, reader):
+    """ansible-inventory expanded node[0:99999999] for minutes (past a 60 s wait)."""
+    _reader(monkeypatch, reader)
+    path = tmp_path / "hosts.ini"
+    path.write_text("[n]\nnode[0:99999999]\n" + SCHEDULER)
+    with pytest.raises(InventoryError, match=r"host range .*node\[0:99999999\].* expands to "
+                                             r"more than 10,000 hosts"):
+        load_inventory(path)
+
+
+def test_ansible_inventory_s_error_is_the_yaml_plugin_s_for_a_yaml_file(tmp_path, monkeypatch):
+    """ansible-inventory tries every plugin; its last words were the INI fallback's
+    complaint about YAML text, which hid the real reason."""
+    _reader(monkeypatch, "ansible")
+    path = tmp_path / "num.yml"
+    path.write_text("all:\n  hosts:\n    10:\n")
+    with pytest.raises(InventoryError, match=r"ansible-inventory exited 1: yaml plugin: Host "
+                                             r"pattern 10 must be a string"):
+        load_inventory(path)

@@ -85,6 +85,13 @@ def test_identical_environments_have_no_differences() -> None:
     assert environment_differences(ENV, dict(ENV)) == []
 
 
+def test_a_run_without_environment_is_one_note_not_every_field_vs_none() -> None:
+    assert environment_differences(ENV, {}) == [
+        "environment: the second run has no environment.json, so its machine, packages and "
+        "calibration cannot be compared"]
+    assert len(environment_differences({}, {})) == 1
+
+
 def test_every_kind_of_difference_is_one_line() -> None:
     other = ENV | {"cores": 8, "packages": {"dask": "2026.9.0", "numpy": "2.4.6"},
                    "blas": [{"internal_api": "mkl", "version": "2025"}],

@@ -186,3 +186,13 @@ def test_a_numbered_account_or_queue_is_its_text():
     assert (options["account"], options["queue"]) == ("2023001", "7")
     with pytest.raises(ValueError, match=r"account\n.*YAML reads an unquoted yes"):
         QueueHost(name="hpc", launcher="slurm", account=True)  # a bool stays refused
+
+
+def test_a_mapping_of_directives_is_htcondor_s_form_only():
+    """`job-extra-directives: {exclusive: true}` became `#SBATCH exclusive = True`."""
+    with dask.config.set({"jobqueue.slurm.job-extra-directives": {"exclusive": True}}), \
+            pytest.raises(InventoryError, match=r"field 'job_extra_directives' \(dask config\)"):
+        QueueHost(name="hpc", launcher="slurm").effective()
+    with dask.config.set({"jobqueue.htcondor.job-extra-directives": {"+Owner": "x"}}):
+        host = QueueHost(name="pool", launcher="htcondor").effective()
+    assert host.job_extra_directives == ("+Owner = x",)

@@ -42,7 +42,9 @@ def run_dir(tmp_path, *lines: str, end: str = "\n"):
      "field 'seconds': must be finite and not negative, got Infinity"),
     ('{"run_id": "r", "workload": "mc", "size": "tiny", "scheduler": "threads", "workers": 2, '
      '"repeat": 0, "seconds": NaN, "verified": true}',
-     "field 'seconds': a verified repeat needs a time, got NaN"),
+     "field 'seconds': a verified repeat needs a time above 0, got NaN"),
+    (json.dumps(good(seconds=0)), "field 'seconds': a verified repeat needs a time above 0"),
+    (json.dumps(good(seconds=1e308)), "field 'seconds': must be at most 1e+09 (31 years)"),
     (json.dumps(good(workers=0)), "field 'workers': must be an integer of at least 1, got 0"),
     (json.dumps(good(workers="2")), "field 'workers': must be an integer of at least 1, got \"2\""),
     (json.dumps(good(verified="false")), "field 'verified': must be true or false, got \"false\""),
@@ -51,6 +53,10 @@ def run_dir(tmp_path, *lines: str, end: str = "\n"):
     (json.dumps({k: v for k, v in good().items() if k != "seconds"}),
      "field 'seconds' is missing"),
     (json.dumps(good(schema_version=99)), "schema version 99 is newer than this clusterbench"),
+    # the report indexed both levels (AttributeError) and turned counts into floats
+    (json.dumps(good(worker_activity={"w1": 5})),
+     "field 'worker_activity': worker 'w1': must map figures to numbers"),
+    (json.dumps(good(workers=10**400)), "field 'workers': must be at most 1,000,000,000,000"),
 ])
 def test_a_bad_record_names_its_line_and_field(tmp_path, line, message):
     store = run_dir(tmp_path, json.dumps(good()), line, json.dumps(good(repeat=1)))

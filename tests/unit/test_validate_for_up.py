@@ -95,14 +95,16 @@ def test_a_huge_thread_count_is_refused():
         f"at most {MAX_THREADS:,}")
 
 
-@pytest.mark.parametrize(("launcher", "walltime"), [("lsf", "a:b:c"), ("slurm", "soon"),
-                                                    ("pbs", "1-00:00:00")])
-def test_a_walltime_the_queue_rejects_is_refused(launcher, walltime):
-    # lsf "a:b:c" was a ValueError traceback in the daemon (int('a') in the conversion).
+@pytest.mark.parametrize(("launcher", "walltime", "bare"), [
+    ("lsf", "a:b:c", "minutes"), ("slurm", "soon", "minutes"), ("pbs", "1-00:00:00", "seconds"),
+    ("sge", "1h", "seconds")])
+def test_a_walltime_the_queue_rejects_is_refused(launcher, walltime, bare):
+    # lsf "a:b:c" was a ValueError traceback in the daemon (int('a') in the conversion);
+    # a bare number is seconds to PBS and SGE, minutes to SLURM and LSF.
     message = refused({"scheduler": {"address": "127.0.0.1"},
                        "hosts": [{**SLURM, "launcher": launcher, "walltime": walltime}]})
     assert message.startswith("lab.yml: hosts[0] 'hpc': field 'walltime': must be like ")
-    assert message.endswith(f"(or minutes), got {walltime!r}")
+    assert message.endswith(f"(or {bare}), got {walltime!r}")
 
 
 def test_spec_errors_of_a_launcher_name_the_file():

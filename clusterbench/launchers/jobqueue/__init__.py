@@ -33,6 +33,7 @@ from clusterbench.launchers.jobqueue.limits import slurm_submit_limit
 # is the public import point, re-exports every name used elsewhere and holds the table
 # of queue systems that the launcher registry points at.
 from clusterbench.launchers.jobqueue.options import (
+    SECONDS_WALLTIME,
     SLURM_WALLTIME,
     _condor_directives,
     _exports,
@@ -105,8 +106,10 @@ SLURM = QueueLauncher("slurm", "dask_jobqueue.slurm:SLURMJob", SQUEUE,
                       queue_known=lambda name: ["scontrol", "show", "partition", name],
                       submit_limit=slurm_submit_limit)
 PBS = QueueLauncher("pbs", "dask_jobqueue.pbs:PBSJob", PBS_QSTAT,
+                    walltime_form=SECONDS_WALLTIME,
                     queue_known=lambda name: ["qstat", "-Q", name])
 SGE = QueueLauncher("sge", "dask_jobqueue.sge:SGEJob", SGE_QSTAT, account_param="project",
+                    walltime_form=SECONDS_WALLTIME,
                     queue_known=lambda name: ["qconf", "-sq", name])
 LSF = QueueLauncher(
     "lsf", "dask_jobqueue.lsf:LSFJob", BJOBS, account_param="project", walltime=_lsf_walltime,

@@ -44,7 +44,8 @@ def config_value(system: str, key: str) -> Any:
     value = dask.config.get(f"jobqueue.{system}.{key}", None)
     if value is None:
         value = _packaged(system, key)
-    if isinstance(value, dict):  # HTCondor's directives are a mapping in its config
+    if isinstance(value, dict) and system == "htcondor":  # its directives are a mapping;
+        # elsewhere a mapping is refused by the model (it became `#SBATCH exclusive = True`)
         value = [f"{k} = {v}" for k, v in value.items()]
     if value is None or value == [] or value == "":
         return None

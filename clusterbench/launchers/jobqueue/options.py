@@ -11,10 +11,13 @@ from clusterbench.errors import InventoryError
 from clusterbench.launchers.base import SpecContext, blas_env
 from clusterbench.launchers.jobqueue.host import QueueHost
 
-# What the queue systems accept as a walltime: MM, MM:SS or HH:MM:SS (SLURM also
-# takes a days prefix); anything else is rejected by the submit command after `up`.
-WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS")
-SLURM_WALLTIME = (r"(\d+-)?\d+(:\d{1,2}){0,2}", "[D-]HH:MM:SS")
+# What the queue systems accept as a walltime: N, MM:SS or HH:MM:SS (SLURM also takes a
+# days prefix); anything else is rejected by the submit command after `up`.  A bare number
+# is minutes to SLURM and LSF but seconds to PBS's walltime and SGE's h_rt: the hint says
+# which, so that `walltime: '30'` is not a 30-second job by surprise.
+WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS (or minutes)")
+SECONDS_WALLTIME = (r"\d+(:\d{1,2}){0,2}", "HH:MM:SS (or seconds)")
+SLURM_WALLTIME = (r"(\d+-)?\d+(:\d{1,2}){0,2}", "[D-]HH:MM:SS (or minutes)")
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -230,7 +230,7 @@ class QueueLauncher(JobLogs, Launcher):
         pattern, form = self.walltime_form
         if host.walltime is not None and not re.fullmatch(pattern, host.walltime):
             origin = host.origins().get("walltime", INVENTORY)
-            raise InventoryError(f"{where}: field 'walltime': must be like {form} (or minutes), "
+            raise InventoryError(f"{where}: field 'walltime': must be like {form}, "
                                  f"got {short(host.walltime)}" + ("" if origin == INVENTORY
                                                                   else f" (from {origin})"))
         problem = self._missing_client()
