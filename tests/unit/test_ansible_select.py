@@ -109,7 +109,8 @@ def test_ansible_inventory_failure_names_the_command(tmp_path):
     with pytest.raises(InventoryError) as info:
         import_ansible(path, reader="ansible")
     message = str(info.value)
-    assert message.startswith(f"{path}: ansible-inventory exited 1: Failed to parse inventory: "
-                              "Expected key=value host variable assignment, got: user | ")
+    assert message.startswith(f"{path}: ansible-inventory exited 1: ini plugin: Failed to "
+                              "parse inventory: Expected key=value host variable assignment, "
+                              "got: user (command: env ")
     assert "(command: env " in message and "\n" not in message
     assert isinstance(info.value.__cause__.returncode, int)
