@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from clusterbench.errors import CommandError, InventoryError
-from clusterbench.inventory.ansible_ini import MAX_RANGE, IniParser, parse_yaml_groups
+from clusterbench.inventory.ansible_ini import (
+    MAX_RANGE,
+    IniParser,
+    expand_pattern,
+    parse_yaml_groups,
+)
 from clusterbench.inventory.ansible_model import AnsibleData, VarsFiles
 from clusterbench.inventory.ansible_patterns import select
 from clusterbench.inventory.safe_yaml import _read_text, one_line, read_yaml, short
@@ -68,8 +73,7 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
     """
     oversized = _oversized_range(path)
     if oversized:  # ansible-inventory would expand it for minutes before its timeout
-        raise InventoryError(one_line(f"{path}: host range {short(oversized)} expands to more "
-                                      f"than {MAX_RANGE:,} hosts"))
+        raise InventoryError(one_line(f"{path}: {oversized}"))
     settings = [f"{key}={value}" for key, value in ANSIBLE_ENV.items() if key not in os.environ]
     command = ["env", *settings, program, "-i", str(path), "--list"]
     if limit is not None:
@@ -93,13 +97,13 @@ def ansible_inventory_listing(path: Path, limit: str | None, program: str) -> di
 
 
 _RANGE_TOKEN = re.compile(r"\S*\[(?:[0-9]+:[0-9]+|[a-zA-Z]:[a-zA-Z])(?::[0-9]+)?\]\S*")
-_RANGE_PART = re.compile(r"\[(?:([0-9]+):([0-9]+)|([a-zA-Z]):([a-zA-Z]))(?::([0-9]+))?\]")
 
 
 def _oversized_range(path: Path) -> str | None:
-    """The first host pattern of a file (not a directory) whose ranges expand past
-    :data:`MAX_RANGE` hosts (``node[0:99999999]``, a typo), or None; the built-in reader
-    refuses it while parsing, ansible-inventory only after expanding it."""
+    """Why a host pattern of a file (not a directory) expands past :data:`MAX_RANGE` hosts
+    (``node[0:99999999]``, a typo), or None: the built-in reader's own expansion
+    (:func:`expand_pattern`, which stops at the bound) refuses it while parsing,
+    ansible-inventory only after expanding it."""
     try:
         if not path.is_file() or path.stat().st_size > 10_000_000:
             return None
@@ -107,13 +111,16 @@ def _oversized_range(path: Path) -> str | None:
     except OSError:
         return None
     for token in _RANGE_TOKEN.findall(text):
-        count = 1
-        for low, high, first, last, step in _RANGE_PART.findall(token):
-            span = (int(high) - int(low) if low else ord(last.lower()) - ord(first.lower()))
-            count *= max(1, span // max(1, int(step or 1)) + 1)
-        if count > MAX_RANGE:
-            return token
-    return None
+        try:
+            expand_pattern(token, _refuse)
+        except InventoryError as exc:
+            if f"more than {MAX_RANGE:,} hosts" in str(exc):
+                return str(exc)
+    return None  # other malformed ranges: ansible-inventory's own message says more
+
+
+def _refuse(message: str) -> NoReturn:
+    raise InventoryError(message)
 
 
 def decrypt_vault(ciphertext: str, where: str) -> str:

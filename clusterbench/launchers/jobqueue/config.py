@@ -28,6 +28,7 @@ RENAMED = {"job-script-prologue": "env-extra", "job-extra-directives": "job-extr
 #: Systems whose Job calls the account ``project`` (also in their config section).
 PROJECT_SYSTEMS = ("sge", "lsf")
 
+
 def config_keys(system: str) -> dict[str, str]:
     """:data:`CONFIG_KEYS` for *system* (``account`` is ``project`` for SGE and LSF)."""
     keys = dict(CONFIG_KEYS)
